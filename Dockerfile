@@ -1,0 +1,19 @@
+# One image for the api and worker services (docker-compose.yml).
+FROM python:3.12-slim
+# gcc and headers: durable-rules ships as an sdist and compiles its C core.
+RUN apt-get update && apt-get install -y --no-install-recommends build-essential \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY config.py cli.py worker.py devstack.py ./
+COPY rules rules
+COPY store store
+COPY activities activities
+COPY workflows workflows
+COPY api api
+COPY policies policies
+RUN pip install --no-cache-dir .
+RUN useradd --system segflow
+USER segflow
+EXPOSE 8000
+CMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000"]

@@ -1,0 +1,193 @@
+"""Temporal activities of the inbox, plans and audit: the workflows' only door to the store.
+
+Each activity is idempotent by its key (task id = workflow id + step), so a retry after a
+worker crash never opens a second task or writes a second record.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+
+import rules
+from activities import policy_store
+from store import audit
+from store.models import Assignment, AuditEntry, Customer, PolicyVersion, Task
+from workflows.payloads import (
+    CancelTasks,
+    ContactUpdate,
+    PlanRequest,
+    ProcessPlan,
+    StepRecord,
+    TaskClose,
+    TaskSpec,
+)
+
+_ISO = re.compile(r"^-?P(?!$)")
+
+
+def with_seconds(params: dict[str, Any]) -> dict[str, Any]:
+    """Copy of `params` where each ISO-8601 duration `x` also appears as `x_seconds`."""
+    out = dict(params)
+    for key, value in params.items():
+        if isinstance(value, str) and _ISO.match(value):
+            out[f"{key}_seconds"] = rules.parse_duration(value).total_seconds()
+    return out
+
+
+class InboxActivities:
+    """Activities bound to a session factory (created once per worker)."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    @activity.defn(name="load_plan")
+    def load_plan(self, req: PlanRequest) -> ProcessPlan:
+        """The process's parameters from the customer's current strategy and the policy."""
+        with self._sessions() as s:
+            customer = s.get(Customer, req.customer_id)
+            row = s.get(Assignment, req.customer_id)
+            if customer is None or customer.status != "active" or row is None:
+                return ProcessPlan(False, row.policy_version if row else "", {}, "customer gone")
+            version = s.get(PolicyVersion, row.policy_version)
+            if version is None:
+                return ProcessPlan(False, row.policy_version, {}, "policy version unknown")
+            if req.process not in row.processes:
+                return ProcessPlan(
+                    False, row.policy_version, {}, f"strategy no longer asks for {req.process}"
+                )
+            bundle = policy_store.bundle_of(version)
+            params = {**bundle.processes.get(req.process, {}), **row.processes[req.process]}
+            return ProcessPlan(True, row.policy_version, with_seconds(params))
+
+    @activity.defn(name="open_task")
+    def open_task(self, spec: TaskSpec) -> str:
+        """Create the inbox row unless it exists (activity retries are harmless)."""
+        with self._sessions.begin() as s:
+            if s.get(Task, spec.task_id) is not None:
+                return spec.task_id
+            s.add(
+                Task(
+                    task_id=spec.task_id,
+                    workflow_id=spec.workflow_id,
+                    kind=spec.kind,
+                    customer_id=spec.customer_id,
+                    assignee=spec.assignee,
+                    queue=spec.queue,
+                    title=spec.title,
+                    context=spec.context,
+                    due_at=datetime.now(UTC) + timedelta(seconds=spec.due_in_seconds),
+                    policy_version=spec.policy_version,
+                )
+            )
+            audit.append(
+                s,
+                actor="workflow",
+                action="task.opened",
+                target=f"task:{spec.task_id}",
+                customer_id=spec.customer_id,
+                policy_version=spec.policy_version,
+                detail={"workflow_id": spec.workflow_id, "kind": spec.kind, "queue": spec.queue},
+            )
+        return spec.task_id
+
+    @activity.defn(name="close_task")
+    def close_task(self, req: TaskClose) -> None:
+        """Record a completion, or move a late task to the escalation queue."""
+        with self._sessions.begin() as s:
+            task = s.get(Task, req.task_id)
+            if task is None:
+                return
+            if req.status == "escalated":
+                if task.status in ("open", "claimed") and task.queue != req.queue:
+                    task.queue = req.queue or task.queue
+                    task.assignee = None
+                    task.context = {**task.context, "escalated": True}
+                    audit.append(
+                        s,
+                        actor="workflow",
+                        action="task.escalated",
+                        target=f"task:{task.task_id}",
+                        customer_id=task.customer_id,
+                        detail={"queue": req.queue},
+                    )
+                return
+            if task.status == "completed":
+                return  # the API already projected the completion
+            task.status = req.status
+            task.result = req.result
+            task.completed_by = req.actor
+            task.completed_at = datetime.now(UTC)
+
+    @activity.defn(name="cancel_tasks")
+    def cancel_tasks(self, req: CancelTasks) -> int:
+        """Cancel every task the ending workflow still has open."""
+        with self._sessions.begin() as s:
+            result = s.execute(
+                update(Task)
+                .where(Task.workflow_id == req.workflow_id, Task.status.in_(["open", "claimed"]))
+                .values(status="cancelled", result={"reason": req.reason})
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    @activity.defn(name="record_step")
+    def record_step(self, step: StepRecord) -> None:
+        """One workflow step in the audit log, once per workflow + step + detail."""
+        key = audit.digest([step.workflow_id, step.step, step.detail])
+        with self._sessions.begin() as s:
+            seen = s.scalar(
+                select(AuditEntry.seq).where(
+                    AuditEntry.target == f"workflow:{step.workflow_id}",
+                    AuditEntry.request_id == key[:64],
+                )
+            )
+            if seen is not None:
+                return
+            audit.append(
+                s,
+                actor=step.actor,
+                action=f"workflow.{step.step}",
+                target=f"workflow:{step.workflow_id}",
+                customer_id=step.customer_id,
+                request_id=key[:64],
+                policy_version=step.policy_version,
+                detail=step.detail,
+            )
+
+    @activity.defn(name="update_contacts")
+    def update_contacts(self, req: ContactUpdate) -> None:
+        """Write confirmed contact details back to the customer record."""
+        with self._sessions.begin() as s:
+            customer = s.get(Customer, req.customer_id)
+            if customer is None:
+                return
+            merged = {**(customer.contacts or {}), **req.contacts}
+            if merged == customer.contacts:
+                return
+            before = audit.digest(customer.contacts)
+            customer.contacts = merged
+            audit.append(
+                s,
+                actor=req.actor,
+                action="customer.contacts_updated",
+                target=f"customer:{req.customer_id}",
+                customer_id=req.customer_id,
+                detail={"workflow_id": req.workflow_id, "before": before,
+                        "after": audit.digest(merged)},
+            )
+
+    def all(self) -> list[Any]:
+        """Every activity of this class, for the worker."""
+        return [
+            self.load_plan,
+            self.open_task,
+            self.close_task,
+            self.cancel_tasks,
+            self.record_step,
+            self.update_contacts,
+        ]

@@ -1,0 +1,1 @@
+"""The FastAPI service: CRM pushes, task inboxes, policy management and audit reads."""

@@ -1,0 +1,74 @@
+"""The FastAPI application: lifespan-built state, request ids, problem+json errors, routers."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from temporalio.client import Client
+
+from api import errors
+from api.deps import AppState
+from api.routes import customers, health, tasks, workflows
+from config import Settings
+from store.credentials import CredentialStore
+from store.db import make_engine, session_factory
+
+log = logging.getLogger("segflow.api")
+
+DESCRIPTION = """
+segflow turns the utility's differentiated service strategies into durable work.
+CRM systems push customers and events, representatives and inspectors complete their
+tasks, supervisors approve and escalate, auditors trace every decision and step.
+
+Authenticate with `Authorization: Bearer <token>`; each endpoint names the roles it admits.
+Errors are `application/problem+json` with a `request_id`.
+"""
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app; the lifespan connects the store and Temporal once."""
+    cfg = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(cfg.store_url)
+        temporal = await Client.connect(
+            cfg.temporal_address, namespace=cfg.temporal_namespace, lazy=True
+        )
+        app.state.segflow = AppState(
+            settings=cfg,
+            sessions=session_factory(engine),
+            credentials=CredentialStore.load(cfg.credentials_path),
+            temporal=temporal,
+        )
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="segflow",
+        version="0.1.0",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+    )
+    errors.install(app)
+
+    @app.middleware("http")
+    async def request_id(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        rid = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        request.state.request_id = rid[:64]
+        response = await call_next(request)
+        response.headers["X-Request-Id"] = request.state.request_id
+        return response
+
+    for module in (health, customers, tasks, workflows):
+        app.include_router(module.router)
+    return app
+
+
+app = create_app()

@@ -1,0 +1,88 @@
+"""Request and response models of the API (separate from the store's models)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class AssignmentOut(BaseModel):
+    """A customer's segments and merged service actions."""
+
+    customer_id: str
+    category: str = Field(description="Level-1 category (national standard).")
+    abc_class: str = Field(description="ABC value class: A, B or C.")
+    tags: list[str] = Field(description="Level-2 tags, sorted.")
+    points_tier: str = Field(description="Points tier (standard, silver, gold, platinum).")
+    actions: dict[str, Any] = Field(description="Merged service action parameters.")
+    processes: dict[str, Any] = Field(description="Processes the strategy runs, with parameters.")
+    policy_version: str = Field(description="Content hash of the policy that decided this.")
+
+
+class CustomerOut(BaseModel):
+    """A stored customer with its assignment and explanation."""
+
+    record: dict[str, Any]
+    status: str = Field(description="active or closed.")
+    assignment: AssignmentOut | None
+    explanation: dict[str, Any] | None = Field(
+        description="Per segment and action: rule id, condition, actual values, policy version."
+    )
+
+
+class TaskOut(BaseModel):
+    """A human task in an inbox."""
+
+    task_id: str
+    workflow_id: str
+    kind: str
+    title: str
+    customer_id: str
+    queue: str = Field(description="Role queue the task belongs to.")
+    assignee: str | None = Field(description="Principal who holds the task, if claimed.")
+    status: str = Field(description="open, claimed, completed or cancelled.")
+    due_at: datetime
+    overdue: bool
+    context: dict[str, Any]
+    result: dict[str, Any] | None
+    completed_by: str | None
+    completed_at: datetime | None
+    policy_version: str | None
+    completion_schema: dict[str, Any] = Field(description="JSON Schema of the completion body.")
+
+
+class TaskCompleteIn(BaseModel):
+    """Completion of a task: the payload must match the kind's completion schema."""
+
+    result: dict[str, Any] = Field(
+        description="Completion payload, validated against the task kind's JSON Schema.",
+        examples=[{"outcome": "verified", "note": "contact confirmed"}],
+    )
+
+
+class TaskCompleteOut(BaseModel):
+    """The outcome of a completion (an identical retry returns the same body)."""
+
+    task: TaskOut
+    workflow_stage: str = Field(description="The workflow's stage after taking the completion.")
+
+
+class HistoryEntry(BaseModel):
+    """One line of a workflow's readable timeline."""
+
+    at: datetime
+    source: str = Field(description="temporal (workflow history) or audit (audit log).")
+    event: str
+    who: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+    policy_version: str | None = None
+
+
+class WorkflowHistory(BaseModel):
+    """A workflow's timeline across all its runs."""
+
+    workflow_id: str
+    runs: int
+    entries: list[HistoryEntry]

@@ -1,0 +1,110 @@
+"""A workflow's readable timeline: Temporal history of every run merged with the audit log."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from typing import Any
+
+from google.protobuf.json_format import MessageToDict
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+from temporalio.api.history.v1 import HistoryEvent
+from temporalio.client import Client
+
+from api.schemas import HistoryEntry, WorkflowHistory
+from store.models import AuditEntry, Task
+
+_SKIP = {
+    "workflow_task_scheduled_event_attributes",
+    "workflow_task_started_event_attributes",
+    "workflow_task_completed_event_attributes",
+    "activity_task_started_event_attributes",
+    "activity_task_completed_event_attributes",
+    "workflow_execution_update_completed_event_attributes",
+    "workflow_execution_update_admitted_event_attributes",
+}
+
+
+def _payloads(client: Client, payloads: Any) -> list[Any]:
+    try:
+        return list(client.data_converter.payload_converter.from_payloads(list(payloads.payloads)))
+    except Exception:  # a payload we cannot decode is shown as absent, not fatal
+        return []
+
+
+def _describe(client: Client, event: HistoryEvent) -> HistoryEntry | None:
+    kind = event.WhichOneof("attributes")
+    if kind is None or kind in _SKIP:
+        return None
+    attrs = getattr(event, kind)
+    at = event.event_time.ToDatetime(tzinfo=UTC)
+    name = kind.removesuffix("_event_attributes")
+    detail: dict[str, Any] = {}
+    who = None
+    if kind == "workflow_execution_started_event_attributes":
+        name = f"workflow started: {attrs.workflow_type.name}"
+        detail["input"] = _payloads(client, attrs.input)
+    elif kind == "activity_task_scheduled_event_attributes":
+        name = f"step: {attrs.activity_type.name}"
+        detail["input"] = _payloads(client, attrs.input)
+    elif kind == "activity_task_failed_event_attributes":
+        detail["failure"] = attrs.failure.message
+    elif kind == "timer_started_event_attributes":
+        name = "timer started"
+        detail["fires_in_seconds"] = attrs.start_to_fire_timeout.ToTimedelta().total_seconds()
+    elif kind == "workflow_execution_signaled_event_attributes":
+        name = f"signal: {attrs.signal_name}"
+        detail["input"] = _payloads(client, attrs.input)
+    elif kind == "workflow_execution_update_accepted_event_attributes":
+        req = attrs.accepted_request
+        name = f"update: {req.input.name}"
+        args = _payloads(client, req.input.args)
+        detail["input"] = args
+        if args and isinstance(args[0], dict):
+            who = args[0].get("actor")
+    elif kind == "upsert_workflow_search_attributes_event_attributes":
+        fields = MessageToDict(attrs.search_attributes).get("indexedFields", {})
+        detail["search_attributes"] = sorted(fields)
+        name = "search attributes"
+    elif kind == "workflow_execution_completed_event_attributes":
+        name = "workflow completed"
+        detail["result"] = _payloads(client, attrs.result)
+    elif kind == "workflow_execution_continued_as_new_event_attributes":
+        name = "continued as new (next cycle)"
+    return HistoryEntry(at=at, source="temporal", event=name, who=who, detail=detail)
+
+
+async def build(client: Client, session: Session, workflow_id: str) -> WorkflowHistory:
+    """Every run's events (oldest first) merged with the audit entries of the workflow."""
+    run_ids = [
+        wf.run_id async for wf in client.list_workflows(f"WorkflowId = '{workflow_id}'")
+    ]
+    entries: list[HistoryEntry] = []
+    for run_id in reversed(run_ids):
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        entries += [e for e in (_describe(client, ev) for ev in history.events) if e]
+    task_ids = list(session.scalars(select(Task.task_id).where(Task.workflow_id == workflow_id)))
+    rows = session.scalars(
+        select(AuditEntry).where(
+            or_(
+                AuditEntry.target == f"workflow:{workflow_id}",
+                AuditEntry.target.in_([f"task:{t}" for t in task_ids]),
+            )
+        )
+    )
+    for row in rows:
+        at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
+        entries.append(
+            HistoryEntry(
+                at=at,
+                source="audit",
+                event=row.action,
+                who=row.actor,
+                detail={"target": row.target, **row.detail},
+                policy_version=row.policy_version,
+            )
+        )
+    entries.sort(key=lambda e: (e.at, e.source != "temporal"))
+    return WorkflowHistory(workflow_id=workflow_id, runs=len(run_ids), entries=entries)
+
+

