@@ -16,6 +16,7 @@ from temporalio import activity
 
 import rules
 from activities import policy_store
+from activities.processes import SEGMENT_PROCESSES
 from store import audit
 from store.models import Assignment, AuditEntry, Customer, PolicyVersion, Task
 from workflows.payloads import (
@@ -40,6 +41,19 @@ def with_seconds(params: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def plan_facts(customer: Customer, row: Assignment) -> dict[str, Any]:
+    """The customer facts a process may branch on (no names or contact details)."""
+    return {
+        "category": row.category,
+        "abc_class": row.abc_class,
+        "tags": list(row.tags),
+        "actions": row.actions,
+        "life_support": customer.life_support,
+        "prepaid_meter": customer.prepaid_meter,
+        "feeder_id": customer.feeder_id,
+    }
+
+
 class InboxActivities:
     """Activities bound to a session factory (created once per worker)."""
 
@@ -57,12 +71,17 @@ class InboxActivities:
             version = s.get(PolicyVersion, row.policy_version)
             if version is None:
                 return ProcessPlan(False, row.policy_version, {}, "policy version unknown")
-            if req.process not in row.processes:
+            if req.process in SEGMENT_PROCESSES and req.process not in row.processes:
                 return ProcessPlan(
                     False, row.policy_version, {}, f"strategy no longer asks for {req.process}"
                 )
             bundle = policy_store.bundle_of(version)
-            params = {**bundle.processes.get(req.process, {}), **row.processes[req.process]}
+            # process mechanics from processes.yaml, overridden by the strategy's parameters
+            params = {
+                **bundle.processes.get(req.process, {}),
+                **row.processes.get(req.process, {}),
+                "customer": plan_facts(customer, row),
+            }
             return ProcessPlan(True, row.policy_version, with_seconds(params))
 
     @activity.defn(name="open_task")
