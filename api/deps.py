@@ -13,6 +13,7 @@ from temporalio.client import Client
 
 import rules
 from api.errors import ApiError
+from api.metrics import Metrics
 from config import Settings
 from store.credentials import CredentialStore, Principal
 
@@ -27,6 +28,7 @@ class AppState:
     sessions: sessionmaker[Session]
     credentials: CredentialStore
     temporal: Client
+    metrics: Metrics
     engines: dict[str, rules.Engine] = field(default_factory=dict)
 
     def engine_for(self, bundle: rules.Bundle) -> rules.Engine:

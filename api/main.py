@@ -10,9 +10,9 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from temporalio.client import Client
 
-from api import errors
+from api import errors, metrics
 from api.deps import AppState
-from api.routes import customers, health, tasks, workflows
+from api.routes import audit, customers, health, tasks, workflows
 from config import Settings
 from store.credentials import CredentialStore
 from store.db import make_engine, session_factory
@@ -32,18 +32,22 @@ Errors are `application/problem+json` with a `request_id`.
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the lifespan connects the store and Temporal once."""
     cfg = settings or Settings()
+    app_metrics = metrics.Metrics()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = make_engine(cfg.store_url)
+        sessions = session_factory(engine)
         temporal = await Client.connect(
             cfg.temporal_address, namespace=cfg.temporal_namespace, lazy=True
         )
+        app_metrics.watch_store(sessions)
         app.state.segflow = AppState(
             settings=cfg,
-            sessions=session_factory(engine),
+            sessions=sessions,
             credentials=CredentialStore.load(cfg.credentials_path),
             temporal=temporal,
+            metrics=app_metrics,
         )
         yield
         engine.dispose()
@@ -55,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     errors.install(app)
+    metrics.install(app, app_metrics)
 
     @app.middleware("http")
     async def request_id(
@@ -66,7 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response.headers["X-Request-Id"] = request.state.request_id
         return response
 
-    for module in (health, customers, tasks, workflows):
+    for module in (health, customers, tasks, workflows, audit):
         app.include_router(module.router)
     return app
 
