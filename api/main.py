@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from temporalio.client import Client
 
-from api import errors, metrics
+from api import errors, idempotency, metrics
 from api.deps import AppState
 from api.routes import audit, customers, health, policies, tasks, workflows
 from config import Settings
@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     errors.install(app)
     metrics.install(app, app_metrics)
+    idempotency.install(app)
 
     @app.middleware("http")
     async def request_id(

@@ -11,7 +11,7 @@ so history stays bounded however many years the customer stays in the segment.
 - Timers: `first_delay` (jittered start offset), task escalation after `escalate_after`,
   retry wait, the period until the next cycle (plus a deterministic jitter).
 - Signals: `leave` (customer left the segment: end at the next safe point, open tasks are
-  cancelled). Updates: `complete_task` (from HumanTasks). Queries: `state`.
+  cancelled); `cancel` (CancelRequest: a supervisor ends it, reason recorded). Updates: `complete_task` (from HumanTasks). Queries: `state`.
 - End states: completed "left" (signal or strategy no longer asks); continued-as-new.
 """
 
@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         SA_STAGE,
         CallbackInput,
         CallbackState,
+        CancelRequest,
         ContactUpdate,
         LeaveSignal,
         PlanRequest,
@@ -61,6 +62,11 @@ class CallbackWorkflow(HumanTasks):
     def leave(self, signal: LeaveSignal) -> None:
         """The customer left the segment; finish at the next safe point."""
         self._leave = signal
+
+    @workflow.signal(name="cancel")
+    def cancel(self, req: CancelRequest) -> None:
+        """A supervisor cancels the process; ends like `leave`, with the reason recorded."""
+        self._leave = LeaveSignal(f"cancelled by {req.actor}: {req.reason}")
 
     @workflow.query(name="state")
     def state(self) -> CallbackState:

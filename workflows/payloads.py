@@ -137,3 +137,11 @@ class CallbackState:
     tries: int
     open_tasks: list[str]
     outcomes: list[str]
+
+
+@dataclass
+class CancelRequest:
+    """Signal input: a supervisor cancels a process (the reason is required and recorded)."""
+
+    reason: str
+    actor: str

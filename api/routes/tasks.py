@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
 from sqlalchemy import and_, case, or_, select
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
@@ -198,3 +199,46 @@ def _reject(db: Db, task: Task, principal: Principal, rid: str, reason: str) -> 
                  target=f"task:{task.task_id}", customer_id=task.customer_id, request_id=rid,
                  detail={"reason": reason})
     db.commit()
+
+
+class ReassignIn(BaseModel):
+    """Where the task goes: a principal, or back to a role queue."""
+
+    assignee: str | None = Field(default=None, description="Principal to hold the task.")
+    queue: str | None = Field(default=None, description="Role queue (unassigns the task).")
+    reason: str = Field(min_length=3, max_length=500, description="Why (audited).")
+
+
+@router.post("/{task_id}/reassign", response_model=TaskOut, summary="Move a task (supervisor).")
+def reassign(
+    task_id: str,
+    body: ReassignIn,
+    request: Request,
+    app: State,
+    db: Db,
+    principal: Annotated[Principal, Depends(require("supervisor"))],
+) -> TaskOut:
+    """Give an open task to someone else or put it back in a queue."""
+    task = db.get(Task, task_id)
+    if task is None:
+        raise ApiError(404, "Not found", f"no task {task_id}")
+    if task.status not in ("open", "claimed"):
+        raise ApiError(409, "Conflict", f"task is {task.status}")
+    if (body.assignee is None) == (body.queue is None):
+        raise ApiError(422, "Invalid request", errors=[
+            {"path": "body", "message": "give exactly one of assignee or queue"}])
+    known = {p.name: p for p in app.credentials.principals()}
+    if body.assignee is not None and body.assignee not in known:
+        raise ApiError(422, "Invalid request", errors=[
+            {"path": "body.assignee", "message": f"unknown principal {body.assignee}"}])
+    before = {"assignee": task.assignee, "queue": task.queue}
+    if body.assignee is not None:
+        task.assignee, task.status = body.assignee, "claimed"
+    else:
+        task.assignee, task.queue, task.status = None, str(body.queue), "open"
+    audit.append(db, actor=principal.name, action="task.reassigned", target=f"task:{task_id}",
+                 customer_id=task.customer_id, request_id=request.state.request_id,
+                 detail={"before": before, "after": {"assignee": task.assignee,
+                                                      "queue": task.queue}, "reason": body.reason})
+    db.commit()
+    return task_out(task)

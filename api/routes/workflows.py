@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 
 from api import timeline
 from api.deps import Db, State, require
 from api.errors import ERROR_RESPONSES, ApiError
 from api.schemas import WorkflowHistory
+from store import audit
 from store.credentials import Principal
+from workflows.payloads import CancelRequest
 
 router = APIRouter(prefix="/v1/workflows", tags=["workflows"], responses=ERROR_RESPONSES)
 READERS = ("crm", "auditor", "supervisor")
@@ -54,3 +58,106 @@ async def history(
     if result.runs == 0:
         raise ApiError(404, "Not found", f"no workflow {workflow_id}")
     return result
+
+
+STATUSES = {s.name.lower(): s.name for s in WorkflowExecutionStatus}
+
+
+def _quote(value: str) -> str:
+    if "'" in value or "\\" in value:
+        raise ApiError(422, "Invalid request", errors=[{"path": "query", "message": "bad value"}])
+    return f"'{value}'"
+
+
+@router.get("", summary="Workflows by customer, kind and status (Temporal visibility).")
+async def list_workflows(
+    app: State,
+    _: Annotated[Principal, Depends(require(*READERS))],
+    customer_id: Annotated[str | None, Query(description="CustomerId search attribute.")] = None,
+    kind: Annotated[str | None, Query(description="ProcessKind, e.g. callback.")] = None,
+    status: Annotated[str | None, Query(description="running, completed, ...")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[dict[str, Any]]:
+    """Newest first."""
+    clauses = []
+    if customer_id:
+        clauses.append(f"CustomerId = {_quote(customer_id)}")
+    if kind:
+        clauses.append(f"ProcessKind = {_quote(kind)}")
+    if status:
+        if status.lower() not in STATUSES:
+            raise ApiError(422, "Invalid request", errors=[
+                {"path": "query.status", "message": f"one of {sorted(STATUSES)}"}])
+        clauses.append(f"ExecutionStatus = '{STATUSES[status.lower()].title().replace('_', '')}'")
+    out: list[dict[str, Any]] = []
+    async for wf in app.temporal.list_workflows(" AND ".join(clauses) or None, limit=limit):
+        out.append({
+            "workflow_id": wf.id, "run_id": wf.run_id, "type": wf.workflow_type,
+            "status": wf.status.name if wf.status else None, "started_at": wf.start_time,
+            "closed_at": wf.close_time,
+        })
+        if len(out) >= limit:
+            break
+    return out
+
+
+class SignalIn(BaseModel):
+    """A one-way event for a running workflow."""
+
+    payload: dict[str, Any] = Field(default_factory=dict, description="The signal's fields.")
+
+
+SIGNALS = {"leave", "payment", "payment_plan", "instalment_missed", "rectification_reported",
+           "case_settled"}
+
+
+@router.post("/{workflow_id}/signals/{name}", status_code=202, summary="Signal a workflow.")
+async def signal(
+    workflow_id: str,
+    name: str,
+    body: SignalIn,
+    request: Request,
+    app: State,
+    db: Db,
+    principal: Annotated[Principal, Depends(require("crm", "supervisor"))],
+) -> dict[str, Any]:
+    """Deliver a named signal (only the documented ones)."""
+    if name not in SIGNALS:
+        raise ApiError(422, "Unknown signal", f"one of {sorted(SIGNALS)}")
+    try:
+        await app.temporal.get_workflow_handle(workflow_id).signal(name, body.payload)
+    except RPCError as err:
+        raise ApiError(404, "Not found", f"no running workflow {workflow_id}") from err
+    audit.append(db, actor=principal.name, action=f"workflow.signal.{name}",
+                 target=f"workflow:{workflow_id}", request_id=request.state.request_id,
+                 detail={"payload": body.payload})
+    db.commit()
+    return {"workflow_id": workflow_id, "signal": name, "accepted": True}
+
+
+class CancelIn(BaseModel):
+    """Why the process is cancelled."""
+
+    reason: str = Field(min_length=3, max_length=500, description="Recorded in the audit log.")
+
+
+@router.post("/{workflow_id}/cancel", status_code=202, summary="Cancel a process (supervisor).")
+async def cancel(
+    workflow_id: str,
+    body: CancelIn,
+    request: Request,
+    app: State,
+    db: Db,
+    principal: Annotated[Principal, Depends(require("supervisor"))],
+) -> dict[str, Any]:
+    """The workflow ends at its next safe point, cancels its tasks and records the reason."""
+    try:
+        await app.temporal.get_workflow_handle(workflow_id).signal(
+            "cancel", CancelRequest(body.reason, principal.name))
+    except RPCError as err:
+        raise ApiError(404, "Not found", f"no running workflow {workflow_id}") from err
+    audit.append(db, actor=principal.name, action="workflow.cancel_requested",
+                 target=f"workflow:{workflow_id}", request_id=request.state.request_id,
+                 detail={"reason": body.reason})
+    db.commit()
+    return {"workflow_id": workflow_id, "cancel_requested": True}
