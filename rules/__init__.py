@@ -15,6 +15,7 @@ from rules.model import AbcSettings, Bundle
 from rules.points import PointsAward
 from rules.record import RECORD_FIELDS, validate_record
 from rules.reference import explain
+from rules.vector import segment_population
 
 __all__ = [
     "RECORD_FIELDS",
@@ -33,5 +34,6 @@ __all__ = [
     "load_bundle_from_texts",
     "parse_duration",
     "resolve_strategy",
+    "segment_population",
     "validate_record",
 ]

@@ -82,7 +82,9 @@ def build_strategies(
     issues: list[PolicyIssue],
 ) -> tuple[Strategy, ...]:
     data = doc.data if isinstance(doc.data, dict) else {}
-    raw_params = data.get("parameters") if isinstance(data.get("parameters"), dict) else {}
+    raw_params: dict[str, Any] = (
+        data["parameters"] if isinstance(data.get("parameters"), dict) else {}
+    )
     out: list[Strategy] = []
     seen: set[str] = set()
     section = data.get("strategies")
@@ -175,7 +177,7 @@ def check_processes(doc: Document, issues: list[PolicyIssue]) -> dict[str, dict[
         if not isinstance(step, dict):
             continue
         lo, hi = step.get("notice_min_days"), step.get("notice_max_days")
-        if is_int(lo) and is_int(hi) and lo > hi:
+        if isinstance(lo, int) and isinstance(hi, int) and lo > hi:
             issues.append(
                 doc.issue(
                     ("arrears", "steps", i, "notice_max_days"),
@@ -216,7 +218,7 @@ def check_calendars(doc: Document, issues: list[PolicyIssue]) -> dict[str, Any]:
 
 def build_points(doc: Document, issues: list[PolicyIssue]) -> PointsRules:
     data = doc.data if isinstance(doc.data, dict) else {}
-    channels = data.get("channels") if isinstance(data.get("channels"), dict) else {}
+    channels: dict[str, Any] = data["channels"] if isinstance(data.get("channels"), dict) else {}
     tiers: list[PrepaymentTier] = []
     raw = data.get("prepayment_tiers")
     for t in raw if isinstance(raw, list) else []:
@@ -239,7 +241,7 @@ def build_points(doc: Document, issues: list[PolicyIssue]) -> PointsRules:
     if len(set(amounts)) != len(amounts):
         issues.append(doc.issue(("prepayment_tiers",), "min_amount values must be distinct"))
     tiers.sort(key=lambda t: -t.min_amount)
-    events = data.get("events") if isinstance(data.get("events"), dict) else {}
+    events: dict[str, Any] = data["events"] if isinstance(data.get("events"), dict) else {}
     return PointsRules(
         {str(k): float(v) for k, v in channels.items() if is_number(v)},
         tuple(tiers),

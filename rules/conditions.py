@@ -259,7 +259,7 @@ def eval_derived(d: Derived, get: Callable[[str], Any]) -> float | int | None:
     if d.func == "difference":
         return values[0] - values[1]
     if d.func == "product":
-        out = 1
+        out: float | int = 1
         for v in values:
             out *= v
         return out

@@ -63,7 +63,7 @@ def validate_event(event: Any, rules: PointsRules) -> dict[str, Any]:
         issues.append(RecordIssue("customer_id", "required string"))
     if etype == "payment":
         amount = event.get("amount")
-        if not is_number(amount) or amount < 0:
+        if not is_number(amount) or amount is None or amount < 0:
             issues.append(RecordIssue("amount", f"expected a number >= 0, got {amount!r}"))
         channel = event.get("channel")
         if channel not in rules.channels:

@@ -6,7 +6,7 @@ other back end (durable-rules, numpy, SQL) must agree with it customer by custom
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,7 +19,7 @@ from rules.record import is_number
 Getter = Callable[[str], Any]
 
 
-def field_getter(bundle: Bundle, record: dict[str, Any], **computed: Any) -> Getter:
+def field_getter(bundle: Bundle, record: Mapping[str, Any], **computed: Any) -> Getter:
     """Values as conditions see them: None = absent; derived fields computed on demand."""
     cache: dict[str, Any] = dict(computed)
     derived = {d.name: d for d in bundle.derived}
