@@ -52,6 +52,10 @@ class Segments:
     tags: tuple[Rule, ...]
     tiers: tuple[Rule, ...]
     tier_default: str
+    # names as declared, even where a condition failed (no cascading "unknown tag" errors);
+    # None when the section itself is unusable
+    declared_tags: tuple[str, ...] | None
+    declared_tiers: tuple[str, ...] | None
 
 
 def build_segments(doc: Document, issues: list[PolicyIssue]) -> Segments:
@@ -87,8 +91,24 @@ def build_segments(doc: Document, issues: list[PolicyIssue]) -> Segments:
         doc, data.get("points_tiers"), ("points_tiers",), "tier", checker
     )
     abc = _abc(doc, data.get("abc"), full, issues)
+    raw_tiers = data.get("points_tiers")
+    tier_rules = raw_tiers.get("rules") if isinstance(raw_tiers, dict) else None
+    declared_tiers = None
+    if isinstance(tier_rules, list):
+        names = [r.get("tier") for r in tier_rules if isinstance(r, dict)]
+        names.append(raw_tiers.get("default") if isinstance(raw_tiers, dict) else None)
+        declared_tiers = tuple(dict.fromkeys(n for n in names if isinstance(n, str)))
     return Segments(
-        catalogue, derived, category_rules, category_default, abc, tuple(tags), tiers, tier_default
+        catalogue,
+        derived,
+        category_rules,
+        category_default,
+        abc,
+        tuple(tags),
+        tiers,
+        tier_default,
+        tuple(raw_tags) if isinstance(raw_tags, dict) else None,
+        declared_tiers,
     )
 
 

@@ -78,7 +78,7 @@ def build_parameters(
 def build_strategies(
     doc: Document,
     params: dict[str, Parameter],
-    selectors: dict[str, tuple[str, ...]],
+    selectors: dict[str, tuple[str, ...] | None],
     issues: list[PolicyIssue],
 ) -> tuple[Strategy, ...]:
     data = doc.data if isinstance(doc.data, dict) else {}
@@ -104,7 +104,7 @@ def build_strategies(
         ok = True
         for j, value in enumerate(values):
             allowed = selectors.get(dim, ())
-            if value not in allowed:
+            if allowed is not None and value not in allowed:
                 vpath: Path = (*base, "applies_to", dim) + ((j,) if isinstance(raw, list) else ())
                 issues.append(
                     doc.issue(vpath, f"unknown {dim} {value!r}{did_you_mean(str(value), allowed)}")
@@ -140,6 +140,9 @@ def build_links(
 ) -> tuple[ProcessLink, ...]:
     data = doc.data if isinstance(doc.data, dict) else {}
     section = data.get("processes")
+    # declared names, even of parameters rejected for another reason (no cascading errors)
+    raw = data.get("parameters")
+    declared = set(raw) if isinstance(raw, dict) else set(params)
     out: list[ProcessLink] = []
     for name, link in (section if isinstance(section, dict) else {}).items():
         if name not in process_names:
@@ -158,7 +161,7 @@ def build_links(
             (("processes", name, "parameters", k), v) for k, v in link["parameters"].items()
         ]
         for path, ref in refs:
-            if ref is not None and ref not in params:
+            if ref is not None and ref not in declared:
                 issues.append(
                     doc.issue(path, f"unknown parameter {ref!r}{did_you_mean(str(ref), params)}")
                 )
@@ -249,7 +252,10 @@ def build_points(doc: Document, issues: list[PolicyIssue]) -> PointsRules:
     )
 
 
-def selectors_for(tags: tuple[str, ...], tiers: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+def selectors_for(
+    tags: tuple[str, ...] | None, tiers: tuple[str, ...] | None
+) -> dict[str, tuple[str, ...] | None]:
+    """Allowed values per selector dimension; None = unknown (its section is broken)."""
     return {
         "all": (),
         "category": CATEGORIES,

@@ -95,7 +95,7 @@ def _build(texts: dict[str, str], docs: dict[str, Document], issues: list[Policy
     raw_params = strat_doc.data.get("parameters")
     params = build_parameters(strat_doc, raw_params, issues)
     tier_names = tuple(dict.fromkeys([*(t.label for t in seg.tiers), seg.tier_default]))
-    selectors = selectors_for(tuple(t.id for t in seg.tags), tier_names)
+    selectors = selectors_for(seg.declared_tags, seg.declared_tiers)
     strategies = build_strategies(strat_doc, params, selectors, issues)
     processes = check_processes(docs["processes.yaml"], issues)
     links = build_links(strat_doc, params, set(processes), issues)
