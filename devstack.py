@@ -75,11 +75,11 @@ def free_port() -> int:
 
 def spawn(cmd: list[str], log_file: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     """Start a child in its own session (we stop it explicitly), logging to `log_file`."""
-    out = log_file.open("ab")
-    return subprocess.Popen(
-        cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT,
-        env={**os.environ, **(env or {})},
-    )
+    with log_file.open("ab") as out:  # the child keeps its own descriptor
+        return subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT,
+            env={**os.environ, **(env or {})},
+        )
 
 
 def stop_all(children: list[subprocess.Popen[bytes]], grace: float = 10.0) -> None:

@@ -42,9 +42,9 @@ def rank_of(session: Session, bundle: rules.Bundle, row: Customer, category: str
     metric_col = Customer.__table__.c[bundle.abc.metric]
     value = getattr(row, bundle.abc.metric)
     scope = [Customer.status == "active"]
-    if bundle.abc.partition:
+    if bundle.abc.partition_by:
         # the partition is a derived segment (e.g. category): read it from assignments
-        part_col = Assignment.__table__.c[bundle.abc.partition]
+        part_col = Assignment.__table__.c[bundle.abc.partition_by]
         scope.append(
             or_(
                 Customer.customer_id.in_(select(Assignment.customer_id).where(part_col == category)),
@@ -60,15 +60,43 @@ def rank_of(session: Session, bundle: rules.Bundle, row: Customer, category: str
     return rank, max(n, 1)
 
 
+def ranks_for(session: Session, bundle: rules.Bundle, ids: list[str]) -> dict[str, tuple[int, int]]:
+    """(rank, n) of many customers with one window query (unpartitioned ABC only)."""
+    metric = Customer.__table__.c[bundle.abc.metric]
+    ranked = (
+        select(
+            Customer.customer_id,
+            (func.row_number().over(order_by=[metric.desc().nulls_last(), Customer.customer_id])
+             - 1).label("rank"),
+            func.count().over().label("n"),
+        )
+        .where(Customer.status == "active")
+        .subquery()
+    )
+    out: dict[str, tuple[int, int]] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        rows = session.execute(select(ranked).where(ranked.c.customer_id.in_(chunk)))
+        out.update({cid: (int(rank), int(n)) for cid, rank, n in rows})
+    return out
+
+
 def assign(
-    session: Session, engine: rules.Engine, bundle: rules.Bundle, row: Customer
+    session: Session,
+    engine: rules.Engine,
+    bundle: rules.Bundle,
+    row: Customer,
+    rank: tuple[int, int] | None = None,
 ) -> tuple[rules.Assignment, dict[str, Any] | None]:
-    """Evaluate one stored customer and store the assignment; returns it and the old one."""
+    """Evaluate one stored customer and store the assignment; returns it and the old one.
+
+    `rank` may come precomputed from `ranks_for` (batch upserts)."""
     session.flush()
     record = record_of(row)
-    first = engine.assign(record, "C")
-    rank, n = rank_of(session, bundle, row, first.category)
-    result = engine.assign(record, rules.abc_class_for_rank(bundle, rank, n))
+    if rank is None:
+        first = engine.assign(record, "C")
+        rank = rank_of(session, bundle, row, first.category)
+    result = engine.assign(record, rules.abc_class_for_rank(bundle, *rank))
     old = session.get(Assignment, row.customer_id)
     before = None
     if old is None:

@@ -33,11 +33,18 @@ _ISO = re.compile(r"^-?P(?!$)")
 
 
 def with_seconds(params: dict[str, Any]) -> dict[str, Any]:
-    """Copy of `params` where each ISO-8601 duration `x` also appears as `x_seconds`."""
-    out = dict(params)
+    """Copy of `params` where each ISO-8601 duration `x` also appears as `x_seconds`, at
+    every depth (workflows get plain numbers and never parse durations themselves)."""
+    out: dict[str, Any] = {}
     for key, value in params.items():
-        if isinstance(value, str) and _ISO.match(value):
-            out[f"{key}_seconds"] = rules.parse_duration(value).total_seconds()
+        if isinstance(value, dict):
+            out[key] = with_seconds(value)
+        elif isinstance(value, list):
+            out[key] = [with_seconds(v) if isinstance(v, dict) else v for v in value]
+        else:
+            out[key] = value
+            if isinstance(value, str) and _ISO.match(value):
+                out[f"{key}_seconds"] = rules.parse_duration(value).total_seconds()
     return out
 
 

@@ -13,7 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.common import SearchAttributeKey, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+)
 from temporalio.service import RPCError
 
 from workflows.payloads import SA_CUSTOMER, SA_KIND, CallbackInput, LeaveSignal
@@ -65,8 +70,8 @@ async def start(client: Client, task_queue: str, process: str, customer_id: str)
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         search_attributes=TypedSearchAttributes(
             [
-                SearchAttributeKey.for_keyword(SA_CUSTOMER).value_set(customer_id),
-                SearchAttributeKey.for_keyword(SA_KIND).value_set(process),
+                SearchAttributePair(SearchAttributeKey.for_keyword(SA_CUSTOMER), customer_id),
+                SearchAttributePair(SearchAttributeKey.for_keyword(SA_KIND), process),
             ]
         ),
     )

@@ -86,3 +86,38 @@ class WorkflowHistory(BaseModel):
     workflow_id: str
     runs: int
     entries: list[HistoryEntry]
+
+
+class BatchItem(BaseModel):
+    """The outcome of one record of a batch."""
+
+    index: int = Field(description="Position in the request.")
+    customer_id: str | None
+    ok: bool
+    errors: list[dict[str, Any]] = Field(default_factory=list, description="path + message.")
+    assignment: AssignmentOut | None = None
+
+
+class BatchOut(BaseModel):
+    """A batch upsert's outcome."""
+
+    received: int
+    stored: int
+    failed: int
+    results: list[BatchItem]
+
+
+class CustomerSummary(BaseModel):
+    """A customer in a list."""
+
+    customer_id: str
+    feeder_id: str | None
+    status: str
+    assignment: AssignmentOut | None
+
+
+class CustomerPage(BaseModel):
+    """One page of customers."""
+
+    items: list[CustomerSummary]
+    next: str | None = Field(description="Pass as `after` for the next page; null at the end.")

@@ -18,6 +18,7 @@ so history stays bounded however many years the customer stays in the segment.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
@@ -132,7 +133,7 @@ class CallbackWorkflow(HumanTasks):
         while self._tries < int(p["max_tries"]) and not self._leave:
             self._tries += 1
             self._set_stage(f"calling:{self._tries}")
-            outcome = await self._task(inp, plan, "callback_call", f"call{self._tries}", p["queue"])
+            outcome = await self._task(inp, plan, p["task"], f"call{self._tries}")
             if outcome is None:
                 break
             if outcome != "unreachable":
@@ -143,12 +144,13 @@ class CallbackWorkflow(HumanTasks):
                 await self._sleep_or_leave(float(p["retry_after_seconds"]))
         if not reached and not self._leave:
             self._set_stage("onsite_visit")
-            await self._task(inp, plan, "onsite_visit", "visit", p["visit_queue"])
+            await self._task(inp, plan, p["after_max_tries"], "visit")
         if self._leave:
             return await self._end(inp.customer_id, self._leave.reason)
 
         self._set_stage("waiting_next_cycle")
-        period = float(p["period_seconds"])
+        # the strategy's `every` (callback_every) wins over the process default period
+        period = float(p.get("every_seconds") or p["period_seconds"])
         jitter = float(p.get("jitter_seconds", 0.0))
         await self._sleep_or_leave(period + workflow.random().uniform(-jitter, jitter) / 2)
         if self._leave:
@@ -156,24 +158,25 @@ class CallbackWorkflow(HumanTasks):
         workflow.continue_as_new(CallbackInput(inp.customer_id, inp.cycle + 1, plan.policy_version))
 
     async def _task(
-        self, inp: CallbackInput, plan: ProcessPlan, kind: str, step: str, queue: str
+        self, inp: CallbackInput, plan: ProcessPlan, task: dict[str, Any], step: str
     ) -> str | None:
+        """One call or visit task (`task` is the policy's {kind|task, assignee_role, due})."""
         wid = workflow.info().workflow_id
-        p = plan.params
+        escalation = plan.params["escalation"]
         spec = TaskSpec(
             task_id=task_id_for(wid, f"c{inp.cycle}/{step}"),
             workflow_id=wid,
-            kind=kind,
+            kind=str(task.get("kind") or task["task"]),
             customer_id=inp.customer_id,
-            queue=queue,
-            due_in_seconds=float(p["task_due_seconds"]),
+            queue=str(task["assignee_role"]),
+            due_in_seconds=float(task["due_seconds"]),
             context={"cycle": inp.cycle, "try": self._tries},
             policy_version=plan.policy_version,
         )
         done = await self.run_task(
             spec,
-            escalate_after=float(p["escalate_after_seconds"]),
-            escalate_to=str(p["escalate_to"]),
+            escalate_after=float(escalation["after_seconds"]),
+            escalate_to=str(escalation["to_role"]),
             interrupt=lambda: self._leave is not None,
         )
         if done is None:

@@ -145,3 +145,60 @@ class CancelRequest:
 
     reason: str
     actor: str
+
+
+@dataclass
+class SegmentationRunInput:
+    """Start of a whole-population segmentation run."""
+
+    run_id: str
+    requested_by: str
+    batch_size: int = 5000
+    parallelism: int = 2
+
+
+@dataclass
+class SegmentationPlan:
+    """The run's policy version, population size and batch bounds (customer id ranges)."""
+
+    policy_version: str
+    total: int
+    bounds: list[list[str]] = field(default_factory=list)
+
+
+@dataclass
+class SegmentationBatch:
+    """One batch: customers with lo <= customer_id <= hi."""
+
+    run_id: str
+    policy_version: str
+    lo: str
+    hi: str
+    actor: str = "segmentation"
+
+
+@dataclass
+class SegmentationBatchResult:
+    """What a batch did."""
+
+    customers: int
+    changed: int
+    started: int
+    stopped: int
+
+
+@dataclass
+class SegmentationProgress:
+    """`progress` query result and the run's output."""
+
+    run_id: str
+    stage: str
+    policy_version: str = ""
+    total: int = 0
+    done: int = 0
+    changed: int = 0
+    batches: int = 0
+    batches_done: int = 0
+    processes_started: int = 0
+    processes_stopped: int = 0
+    seconds: float = 0.0

@@ -49,7 +49,7 @@ async def stack(
         policy_store.activate_directory(s, cfg.policies_dir, "test")
     client = await Client.connect(dev_server)
     app = create_app(cfg)
-    with ThreadPoolExecutor(max_workers=8) as executor:
+    with ThreadPoolExecutor(max_workers=16) as executor:
         async with worker.build_worker(client, cfg, executor), app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://segflow") as http:

@@ -1,3 +1,5 @@
+# ruff: noqa: E501
+# (expected messages are kept verbatim, one per line)
 """A corpus of broken bundles: each patches the shipped policies and must be reported with
 exactly these ``file:line:col: path: message`` lines (all of them, sorted)."""
 
