@@ -102,6 +102,8 @@ def _type(value: Any) -> str:
         return "a boolean"
     if isinstance(value, str):
         return f"the string {value!r}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"the non-finite number {value}"
     return {int: "an integer", float: "a number", list: "a list", dict: "an object"}.get(
         type(value), type(value).__name__
     )

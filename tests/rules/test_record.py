@@ -26,9 +26,12 @@ def test_defaults() -> None:
     assert rec["arrears_amount"] == 0 and rec["outage_minutes_12m"] == 0
     assert "backup_power_compliant" not in rec  # unknown stays unknown
     assert "annual_revenue" not in rec and "capacity_kva" not in rec
-    assert rules.validate_record({"customer_id": "x", "backup_power_compliant": False})[
-        "backup_power_compliant"
-    ] is False
+    assert (
+        rules.validate_record({"customer_id": "x", "backup_power_compliant": False})[
+            "backup_power_compliant"
+        ]
+        is False
+    )
 
 
 def test_wrong_types_are_rejected_with_paths() -> None:
@@ -78,7 +81,9 @@ def test_unknown_keys_and_missing_id() -> None:
 
 
 def test_floats_allowed_for_numbers_not_for_ints() -> None:
-    assert rules.validate_record({"customer_id": "x", "capacity_kva": 314.9})["capacity_kva"] == 314.9
+    assert (
+        rules.validate_record({"customer_id": "x", "capacity_kva": 314.9})["capacity_kva"] == 314.9
+    )
     assert _issues({"customer_id": "x", "overdue_days": 60.0}) == [
         ("overdue_days", "expected an integer, got a number")
     ]
@@ -93,6 +98,13 @@ def test_null_means_absent() -> None:
 
 
 def test_record_fields_kinds() -> None:
-    assert set(RECORD_FIELDS.values()) <= {"str", "int", "number", "bool", "optional_bool", "object"}
+    assert set(RECORD_FIELDS.values()) <= {
+        "str",
+        "int",
+        "number",
+        "bool",
+        "optional_bool",
+        "object",
+    }
     assert RECORD_FIELDS["backup_power_compliant"] == "optional_bool"
     assert RECORD_FIELDS["contacts"] == RECORD_FIELDS["attributes"] == "object"
