@@ -54,7 +54,9 @@ def _stop(proc: subprocess.Popen[str], ports: dict[str, int]) -> None:
     children = psutil.Process(proc.pid).children(recursive=True)
     assert len(children) >= 3  # temporal, worker, api
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(30) == 0
+    out, _ = proc.communicate(timeout=30)  # drains and closes the pipe
+    assert proc.returncode == 0, out
+    assert "stopped." in out
     gone, alive = psutil.wait_procs(children, timeout=15)
     assert alive == []
     for port in ports.values():
