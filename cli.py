@@ -44,7 +44,9 @@ def build_parser() -> argparse.ArgumentParser:
     """Every subcommand."""
     parser = argparse.ArgumentParser(prog="segflow", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("dev", help="run the embedded stack (same as `make run`)").set_defaults(func=_dev)
+    sub.add_parser("dev", help="run the embedded stack (same as `make run`)").set_defaults(
+        func=_dev
+    )
     sub.add_parser("worker", help="run a Temporal worker").set_defaults(func=_worker)
     sub.add_parser("migrate", help="apply the store's migrations").set_defaults(func=_migrate)
     tok = sub.add_parser("token", help="create a bearer token for a principal")

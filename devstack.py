@@ -52,7 +52,9 @@ def temporal_command(db_file: Path, port: int, ui_port: int, ip: str = "127.0.0.
     return cmd
 
 
-def wait_port(host: str, port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> None:
+def wait_port(
+    host: str, port: int, timeout: float, proc: subprocess.Popen[bytes] | None = None
+) -> None:
     """Block until host:port accepts connections (or the process died / time ran out)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -73,11 +75,17 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def spawn(cmd: list[str], log_file: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def spawn(
+    cmd: list[str], log_file: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     """Start a child in its own session (we stop it explicitly), logging to `log_file`."""
     with log_file.open("ab") as out:  # the child keeps its own descriptor
         return subprocess.Popen(
-            cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True, cwd=ROOT,
+            cmd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=ROOT,
             env={**os.environ, **(env or {})},
         )
 
@@ -106,7 +114,9 @@ def prepare(settings: Settings) -> tuple[dict[str, dict[str, str]], bool]:
 
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     db.upgrade(settings.store_url)
-    demo = credentials.ensure_demo(settings.credentials_path, settings.var_dir / "demo-credentials.json")
+    demo = credentials.ensure_demo(
+        settings.credentials_path, settings.var_dir / "demo-credentials.json"
+    )
     sessions = db.session_factory(db.make_engine(settings.store_url))
     loaded = False
     with sessions.begin() as s:
@@ -131,14 +141,17 @@ async def start_processes(settings: Settings) -> int:
         rows = s.execute(select(Assignment.customer_id, Assignment.processes)).all()
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
     transitions = [processes.diff(cid, None, procs) for cid, procs in rows]
-    return await processes.apply(client, settings.task_queue, transitions, settings.start_concurrency)
+    return await processes.apply(
+        client, settings.task_queue, transitions, settings.start_concurrency
+    )
 
 
 def banner(settings: Settings, demo: dict[str, dict[str, str]]) -> str:
     """What a newcomer needs after `make run`."""
     api = f"http://{settings.api_host}:{settings.api_port}"
     lines = [
-        "", "segflow is running.",
+        "",
+        "segflow is running.",
         f"  API docs      {api}/docs",
         f"  task inbox    {api}/v1/tasks   (GET with a bearer token)",
         f"  health        {api}/healthz",
@@ -148,7 +161,11 @@ def banner(settings: Settings, demo: dict[str, dict[str, str]]) -> str:
     ]
     lines += [f"  {role:<13} {c['principal']:<16} {c['token']}" for role, c in demo.items()]
     agent = demo["agent"]["token"]
-    lines += ["Try:", f"  curl -H 'Authorization: Bearer {agent}' {api}/v1/tasks", "Ctrl-C stops everything."]
+    lines += [
+        "Try:",
+        f"  curl -H 'Authorization: Bearer {agent}' {api}/v1/tasks",
+        "Ctrl-C stops everything.",
+    ]
     return "\n".join(lines)
 
 
@@ -170,7 +187,9 @@ def run(settings: Settings) -> int:
     t0 = time.monotonic()
     try:
         temporal = spawn(
-            temporal_command(settings.var_dir / "temporal.db", int(port), settings.temporal_ui_port, host),
+            temporal_command(
+                settings.var_dir / "temporal.db", int(port), settings.temporal_ui_port, host
+            ),
             logs / "temporal.log",
         )
         children.append(temporal)
@@ -179,16 +198,30 @@ def run(settings: Settings) -> int:
         children.append(spawn([sys.executable, str(ROOT / "worker.py")], logs / "worker.log"))
         children.append(
             spawn(
-                [sys.executable, "-m", "uvicorn", "api.main:app", "--host", settings.api_host,
-                 "--port", str(settings.api_port), "--log-level", "warning"],
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "api.main:app",
+                    "--host",
+                    settings.api_host,
+                    "--port",
+                    str(settings.api_port),
+                    "--log-level",
+                    "warning",
+                ],
                 logs / "api.log",
             )
         )
         started = asyncio.run(start_processes(settings))
         wait_port(settings.api_host, settings.api_port, 60, children[-1])
         print(banner(settings, demo), flush=True)
-        log.info("ready in %.1fs (demo loaded now: %s, process starts: %d)",
-                 time.monotonic() - t0, loaded, started)
+        log.info(
+            "ready in %.1fs (demo loaded now: %s, process starts: %d)",
+            time.monotonic() - t0,
+            loaded,
+            started,
+        )
         while all(c.poll() is None for c in children):
             time.sleep(0.5)
         dead = [c.args for c in children if c.poll() is not None]

@@ -7,6 +7,7 @@ same task queue.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -52,10 +53,8 @@ def main() -> None:
     """Entry point of the worker process."""
     settings = Settings()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run(settings))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -37,7 +37,9 @@ def store_record(session: Session, record: dict[str, Any]) -> tuple[Customer, bo
     return row, created
 
 
-def rank_of(session: Session, bundle: rules.Bundle, row: Customer, category: str) -> tuple[int, int]:
+def rank_of(
+    session: Session, bundle: rules.Bundle, row: Customer, category: str
+) -> tuple[int, int]:
     """(0-based rank, population size) of a customer within its ABC partition."""
     metric_col = Customer.__table__.c[bundle.abc.metric]
     value = getattr(row, bundle.abc.metric)
@@ -47,14 +49,21 @@ def rank_of(session: Session, bundle: rules.Bundle, row: Customer, category: str
         part_col = Assignment.__table__.c[bundle.abc.partition_by]
         scope.append(
             or_(
-                Customer.customer_id.in_(select(Assignment.customer_id).where(part_col == category)),
+                Customer.customer_id.in_(
+                    select(Assignment.customer_id).where(part_col == category)
+                ),
                 Customer.customer_id == row.customer_id,
             )
         )
     if value is None:
-        ahead = or_(metric_col.is_not(None), and_(metric_col.is_(None), Customer.customer_id < row.customer_id))
+        ahead = or_(
+            metric_col.is_not(None),
+            and_(metric_col.is_(None), Customer.customer_id < row.customer_id),
+        )
     else:
-        ahead = or_(metric_col > value, and_(metric_col == value, Customer.customer_id < row.customer_id))
+        ahead = or_(
+            metric_col > value, and_(metric_col == value, Customer.customer_id < row.customer_id)
+        )
     n = session.scalar(select(func.count()).select_from(Customer).where(*scope)) or 0
     rank = session.scalar(select(func.count()).select_from(Customer).where(*scope, ahead)) or 0
     return rank, max(n, 1)
@@ -66,8 +75,10 @@ def ranks_for(session: Session, bundle: rules.Bundle, ids: list[str]) -> dict[st
     ranked = (
         select(
             Customer.customer_id,
-            (func.row_number().over(order_by=[metric.desc().nulls_last(), Customer.customer_id])
-             - 1).label("rank"),
+            (
+                func.row_number().over(order_by=[metric.desc().nulls_last(), Customer.customer_id])
+                - 1
+            ).label("rank"),
             func.count().over().label("n"),
         )
         .where(Customer.status == "active")

@@ -40,8 +40,10 @@ def impact(session: Session, bundle: rules.Bundle, sample: int = 20) -> dict[str
         starts.update(new_procs - old_procs)
         stops.update(old_procs - new_procs)
         after = new.to_json()
-        if before is None or any(before[k] != after[k] for k in
-                                 ("category", "abc_class", "tags", "points_tier", "actions")):
+        if before is None or any(
+            before[k] != after[k]
+            for k in ("category", "abc_class", "tags", "points_tier", "actions")
+        ):
             if len(changed) < sample:
                 changed.append({"customer_id": new.customer_id, "before": before, "after": after})
             else:

@@ -203,8 +203,11 @@ class InboxActivities:
                 action="customer.contacts_updated",
                 target=f"customer:{req.customer_id}",
                 customer_id=req.customer_id,
-                detail={"workflow_id": req.workflow_id, "before": before,
-                        "after": audit.digest(merged)},
+                detail={
+                    "workflow_id": req.workflow_id,
+                    "before": before,
+                    "after": audit.digest(merged),
+                },
             )
 
     def all(self) -> list[Any]:

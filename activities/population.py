@@ -45,7 +45,10 @@ def segment_all(session: Session, bundle: rules.Bundle, actor: str) -> list[proc
         if row.policy_version is None or customer_store.assignment_json(row) != new:
             changed += 1
         row.policy_version, row.category, row.abc_class = (
-            result.policy_version, result.category, result.abc_class)
+            result.policy_version,
+            result.category,
+            result.abc_class,
+        )
         row.tags, row.points_tier = list(result.tags), result.points_tier
         row.actions, row.processes = result.actions, result.processes
         t = processes.diff(result.customer_id, before, result.processes)
@@ -84,11 +87,13 @@ def demo_records(n: int, seed: int = 20261122) -> list[dict[str, Any]]:
             + ("household" if residential else rnd.choice(_FIRMS)),
             "important_registered": kind == "important",
             "key_attention": kind == "key_attention",
-            "tariff": "residential" if residential else rnd.choice(
-                ["commercial", "industrial", "agricultural", "other"]),
+            "tariff": "residential"
+            if residential
+            else rnd.choice(["commercial", "industrial", "agricultural", "other"]),
             "voltage_kv": 0.4 if residential else rnd.choice([0.4, 10.0, 35.0]),
-            "capacity_kva": float(rnd.choice([4, 8, 12])) if residential else float(
-                rnd.choice([100, 200, 315, 400, 800, 1600]) if kind != "other" else 100),
+            "capacity_kva": float(rnd.choice([4, 8, 12]))
+            if residential
+            else float(rnd.choice([100, 200, 315, 400, 800, 1600]) if kind != "other" else 100),
             "feeder_id": f"F{rnd.randint(1, 40):03d}",
             "annual_kwh": round(rnd.lognormvariate(8 if residential else 12, 1.0), 1),
             "late_payments_12m": rnd.choice([0, 0, 0, 1, 2, 3, 5]),
@@ -106,8 +111,10 @@ def demo_records(n: int, seed: int = 20261122) -> list[dict[str, Any]]:
             "outage_sensitive_flag": rnd.random() < 0.05,
             "life_support": residential and rnd.random() < 0.01,
             "prepaid_meter": residential and rnd.random() < 0.3,
-            "contacts": {"phone": f"+86 139 {rnd.randint(1000, 9999)} {rnd.randint(1000, 9999)}",
-                         "sms_opt_in": rnd.random() < 0.7},
+            "contacts": {
+                "phone": f"+86 139 {rnd.randint(1000, 9999)} {rnd.randint(1000, 9999)}",
+                "sms_opt_in": rnd.random() < 0.7,
+            },
             "attributes": {"district": rnd.choice(["east", "west", "north", "south"])},
         }
         rec["annual_revenue"] = round(rec["annual_kwh"] * rnd.uniform(0.5, 0.9), 2)

@@ -42,11 +42,13 @@ def plan(session: Session, batch_size: int) -> SegmentationPlan:
     if row is None:
         raise LookupError("no active policy version")
     ids = session.scalars(
-        select(Customer.customer_id).where(Customer.status == "active").order_by(
-            Customer.customer_id)
+        select(Customer.customer_id)
+        .where(Customer.status == "active")
+        .order_by(Customer.customer_id)
     ).all()
-    bounds = [[ids[i], ids[min(i + batch_size, len(ids)) - 1]]
-              for i in range(0, len(ids), batch_size)]
+    bounds = [
+        [ids[i], ids[min(i + batch_size, len(ids)) - 1]] for i in range(0, len(ids), batch_size)
+    ]
     return SegmentationPlan(row.version, len(ids), bounds)
 
 
@@ -57,8 +59,10 @@ def segment_batch(
     sel = rules.sql.population_select(bundle, active_customers()).subquery("seg")
     rows = session.execute(select(sel).where(sel.c.customer_id.between(lo, hi)))
     results = list(rules.sql.assignments(bundle, rows))
-    current = {a.customer_id: a for a in session.scalars(
-        select(Assignment).where(Assignment.customer_id.between(lo, hi)))}
+    current = {
+        a.customer_id: a
+        for a in session.scalars(select(Assignment).where(Assignment.customer_id.between(lo, hi)))
+    }
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     transitions: list[processes.Transitions] = []
@@ -76,10 +80,19 @@ def segment_batch(
     if updates:
         session.execute(update(Assignment), updates)
     if inserts or updates:
-        audit.append(session, actor=actor, action="segmentation.batch", target="population",
-                     policy_version=bundle.version,
-                     detail={"lo": lo, "hi": hi, "customers": len(results),
-                             "changed": len(inserts) + len(updates)})
+        audit.append(
+            session,
+            actor=actor,
+            action="segmentation.batch",
+            target="population",
+            policy_version=bundle.version,
+            detail={
+                "lo": lo,
+                "hi": hi,
+                "customers": len(results),
+                "changed": len(inserts) + len(updates),
+            },
+        )
     return len(results), len(inserts) + len(updates), transitions
 
 
@@ -107,8 +120,9 @@ class SegmentationActivities:
                 version = s.get(PolicyVersion, batch.policy_version)
                 if version is None:
                     raise LookupError(batch.policy_version)
-                return segment_batch(s, policy_store.bundle_of(version), batch.lo, batch.hi,
-                                     batch.actor)
+                return segment_batch(
+                    s, policy_store.bundle_of(version), batch.lo, batch.hi, batch.actor
+                )
 
         customers, changed, transitions = await asyncio.to_thread(work)
         await processes.apply(self._client, self._queue, transitions, self._concurrency)

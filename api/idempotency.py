@@ -29,8 +29,9 @@ def install(app: FastAPI) -> None:
         if request.method != "POST" or not key:
             return await call_next(request)
         if len(key) > 200:
-            return problem_response(request, ApiError(422, "Invalid Idempotency-Key",
-                                                      "at most 200 characters"))
+            return problem_response(
+                request, ApiError(422, "Invalid Idempotency-Key", "at most 200 characters")
+            )
         owner = hashlib.sha256(request.headers.get("authorization", "").encode()).hexdigest()
         body = await request.body()
         digest = hashlib.sha256(request.url.path.encode() + b"\0" + body).hexdigest()
@@ -39,22 +40,38 @@ def install(app: FastAPI) -> None:
             seen = s.get(IdempotencyRecord, (key, owner))
             if seen is not None:
                 if seen.digest != digest:
-                    return problem_response(request, ApiError(
-                        422, "Idempotency-Key reused", "the key was used with another request"))
-                return Response(seen.body, seen.status_code, media_type="application/json",
-                                headers={"Idempotent-Replayed": "true"})
+                    return problem_response(
+                        request,
+                        ApiError(
+                            422, "Idempotency-Key reused", "the key was used with another request"
+                        ),
+                    )
+                return Response(
+                    seen.body,
+                    seen.status_code,
+                    media_type="application/json",
+                    headers={"Idempotent-Replayed": "true"},
+                )
         response = await call_next(request)
         if response.status_code >= 500 or response.status_code in (401, 403):
             return response
         chunks = [chunk async for chunk in response.body_iterator]  # type: ignore[attr-defined]
         payload = b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
         with sessions() as s:
-            s.add(IdempotencyRecord(key=key, principal=owner, digest=digest,
-                                    status_code=response.status_code, body=payload.decode()))
+            s.add(
+                IdempotencyRecord(
+                    key=key,
+                    principal=owner,
+                    digest=digest,
+                    status_code=response.status_code,
+                    body=payload.decode(),
+                )
+            )
             try:
                 s.commit()
             except IntegrityError:
                 s.rollback()  # a concurrent twin stored it first; both answers are the same
         headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
-        return Response(payload, response.status_code, headers=headers,
-                        media_type=response.media_type)
+        return Response(
+            payload, response.status_code, headers=headers, media_type=response.media_type
+        )

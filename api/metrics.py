@@ -32,19 +32,39 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.requests = Counter("segflow_http_requests_total", "HTTP requests.",
-                                ["method", "route", "status"], registry=r)
-        self.latency = Histogram("segflow_http_request_seconds", "HTTP request latency.",
-                                 ["method", "route"], registry=r,
-                                 buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
-        self.workflows_started = Counter("segflow_workflows_started_total",
-                                         "Workflows started through the API.", ["kind"], registry=r)
-        self.tasks_completed = Counter("segflow_tasks_completed_total",
-                                       "Tasks completed through the API.", ["kind"], registry=r)
-        self.segmented = Counter("segflow_segmentation_customers_total",
-                                 "Customers evaluated by segmentation runs.", registry=r)
-        self.segmentation_seconds = Counter("segflow_segmentation_seconds_total",
-                                            "Time spent in segmentation runs.", registry=r)
+        self.requests = Counter(
+            "segflow_http_requests_total",
+            "HTTP requests.",
+            ["method", "route", "status"],
+            registry=r,
+        )
+        self.latency = Histogram(
+            "segflow_http_request_seconds",
+            "HTTP request latency.",
+            ["method", "route"],
+            registry=r,
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+        )
+        self.workflows_started = Counter(
+            "segflow_workflows_started_total",
+            "Workflows started through the API.",
+            ["kind"],
+            registry=r,
+        )
+        self.tasks_completed = Counter(
+            "segflow_tasks_completed_total",
+            "Tasks completed through the API.",
+            ["kind"],
+            registry=r,
+        )
+        self.segmented = Counter(
+            "segflow_segmentation_customers_total",
+            "Customers evaluated by segmentation runs.",
+            registry=r,
+        )
+        self.segmentation_seconds = Counter(
+            "segflow_segmentation_seconds_total", "Time spent in segmentation runs.", registry=r
+        )
 
     def watch_store(self, sessions: sessionmaker[Session]) -> None:
         """Add the inbox gauges, read from the store at scrape time."""
@@ -58,19 +78,29 @@ class _InboxCollector(Collector):
     def collect(self):  # type: ignore[no-untyped-def]
         now = datetime.now(UTC)
         opened = GaugeMetricFamily("segflow_tasks_open", "Open tasks by kind.", labels=["kind"])
-        overdue = GaugeMetricFamily("segflow_tasks_overdue", "Overdue tasks by kind.",
-                                    labels=["kind"])
+        overdue = GaugeMetricFamily(
+            "segflow_tasks_overdue", "Overdue tasks by kind.", labels=["kind"]
+        )
         breaches = GaugeMetricFamily("segflow_sla_breaches", "SLA breaches recorded.")
         with self._sessions() as s:
             live = Task.status.in_(["open", "claimed"])
-            for kind, n in s.execute(select(Task.kind, func.count()).where(live)
-                                     .group_by(Task.kind)):
+            for kind, n in s.execute(
+                select(Task.kind, func.count()).where(live).group_by(Task.kind)
+            ):
                 opened.add_metric([kind], n)
-            for kind, n in s.execute(select(Task.kind, func.count())
-                                     .where(live, Task.due_at < now).group_by(Task.kind)):
+            for kind, n in s.execute(
+                select(Task.kind, func.count()).where(live, Task.due_at < now).group_by(Task.kind)
+            ):
                 overdue.add_metric([kind], n)
-            breaches.add_metric([], s.scalar(select(func.count()).select_from(AuditEntry)
-                                             .where(AuditEntry.action.like("%sla_breach%"))) or 0)
+            breaches.add_metric(
+                [],
+                s.scalar(
+                    select(func.count())
+                    .select_from(AuditEntry)
+                    .where(AuditEntry.action.like("%sla_breach%"))
+                )
+                or 0,
+            )
         yield from (opened, overdue, breaches)
 
 

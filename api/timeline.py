@@ -76,9 +76,7 @@ def _describe(client: Client, event: HistoryEvent) -> HistoryEntry | None:
 
 async def build(client: Client, session: Session, workflow_id: str) -> WorkflowHistory:
     """Every run's events (oldest first) merged with the audit entries of the workflow."""
-    run_ids = [
-        wf.run_id async for wf in client.list_workflows(f"WorkflowId = '{workflow_id}'")
-    ]
+    run_ids = [wf.run_id async for wf in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
     entries: list[HistoryEntry] = []
     for run_id in reversed(run_ids):
         history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
@@ -106,5 +104,3 @@ async def build(client: Client, session: Session, workflow_id: str) -> WorkflowH
         )
     entries.sort(key=lambda e: (e.at, e.source != "temporal"))
     return WorkflowHistory(workflow_id=workflow_id, runs=len(run_ids), entries=entries)
-
-

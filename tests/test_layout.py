@@ -12,8 +12,21 @@ import yaml
 
 from config import ROOT, Settings
 
-REQUIRED = ["policies", "rules", "activities", "workflows", "api", "store", "worker.py",
-            "docker-compose.yml", "pyproject.toml", "tests", "README.md", "Makefile", ".ci/run"]
+REQUIRED = [
+    "policies",
+    "rules",
+    "activities",
+    "workflows",
+    "api",
+    "store",
+    "worker.py",
+    "docker-compose.yml",
+    "pyproject.toml",
+    "tests",
+    "README.md",
+    "Makefile",
+    ".ci/run",
+]
 
 
 def _imports(path: Path) -> set[str]:
@@ -63,8 +76,7 @@ def test_compose_environment_matches_settings() -> None:
         assert keys <= fields, f"{name}: unknown settings {keys - fields}"
         assert {"SEGFLOW_DATABASE_URL", "SEGFLOW_TEMPORAL_ADDRESS"} <= keys
         assert env["SEGFLOW_DATABASE_URL"].startswith("postgresql+psycopg://")
-        Settings(**{k.removeprefix("SEGFLOW_").lower(): v for k, v in env.items()
-                    if "${" not in v})
+        Settings(**{k.removeprefix("SEGFLOW_").lower(): v for k, v in env.items() if "${" not in v})
 
 
 def test_compose_services_cover_the_production_stack() -> None:
@@ -77,6 +89,9 @@ def test_compose_services_cover_the_production_stack() -> None:
 
 def test_readme_lists_every_setting() -> None:
     readme = (ROOT / "README.md").read_text()
-    missing = [f"SEGFLOW_{n.upper()}" for n in Settings.model_fields
-               if f"SEGFLOW_{n.upper()}" not in readme]
+    missing = [
+        f"SEGFLOW_{n.upper()}"
+        for n in Settings.model_fields
+        if f"SEGFLOW_{n.upper()}" not in readme
+    ]
     assert missing == []

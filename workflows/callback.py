@@ -11,12 +11,14 @@ so history stays bounded however many years the customer stays in the segment.
 - Timers: `first_delay` (jittered start offset), task escalation after `escalate_after`,
   retry wait, the period until the next cycle (plus a deterministic jitter).
 - Signals: `leave` (customer left the segment: end at the next safe point, open tasks are
-  cancelled); `cancel` (CancelRequest: a supervisor ends it, reason recorded). Updates: `complete_task` (from HumanTasks). Queries: `state`.
+  cancelled); `cancel` (CancelRequest: a supervisor ends it, reason recorded).
+- Updates: `complete_task` (from HumanTasks). Queries: `state`.
 - End states: completed "left" (signal or strategy no longer asks); continued-as-new.
 """
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from typing import Any
 
@@ -192,9 +194,7 @@ class CallbackWorkflow(HumanTasks):
         return outcome
 
     async def _sleep_or_leave(self, seconds: float) -> None:
-        try:
+        with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
                 lambda: self._leave is not None, timeout=timedelta(seconds=max(seconds, 1.0))
             )
-        except TimeoutError:
-            pass

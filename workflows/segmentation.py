@@ -88,8 +88,13 @@ class SegmentationRunWorkflow:
                 "segmentation_done",
                 actor=inp.requested_by,
                 policy_version=p.policy_version,
-                detail={"customers": p.done, "changed": p.changed, "seconds": p.seconds,
-                        "started": p.processes_started, "stopped": p.processes_stopped},
+                detail={
+                    "customers": p.done,
+                    "changed": p.changed,
+                    "seconds": p.seconds,
+                    "started": p.processes_started,
+                    "stopped": p.processes_stopped,
+                },
             ),
             start_to_close_timeout=timedelta(seconds=30),
         )

@@ -43,9 +43,7 @@ TASK_KINDS: dict[str, dict[str, Any]] = {
     "callback_call": {
         "title": "Quarterly call-back: verify the contact record",
         "schema": {
-            **_outcome_schema(
-                ["verified", "contact_updated", "unreachable"], contacts=_CONTACTS
-            ),
+            **_outcome_schema(["verified", "contact_updated", "unreachable"], contacts=_CONTACTS),
             "if": {"properties": {"outcome": {"const": "contact_updated"}}},
             "then": {"required": ["contacts"]},
         },
@@ -64,3 +62,129 @@ TASK_KINDS: dict[str, dict[str, Any]] = {
 def schema_for(kind: str) -> dict[str, Any]:
     """The completion schema of `kind` (KeyError for an unknown kind)."""
     return TASK_KINDS[kind]["schema"]  # type: ignore[no-any-return]
+
+
+# ---- kinds of the event-driven processes (arrears, hazard, closure, key accounts, outages) --
+_MONEY: dict[str, Any] = {"type": "number", "minimum": 0}
+
+
+def _requires(outcomes: list[str], *fields: str) -> dict[str, Any]:
+    """`if outcome in outcomes then fields are required` (evidence for theft, ...)."""
+    return {
+        "if": {"properties": {"outcome": {"enum": outcomes}}, "required": ["outcome"]},
+        "then": {"required": list(fields)},
+    }
+
+
+TASK_KINDS.update(
+    {
+        "collection": {
+            "title": "Arrears: on-site collection",
+            "schema": _outcome_schema(
+                ["paid_on_site", "promised", "refused", "not_found"],
+                amount_collected=_MONEY,
+                promised_date={"type": "string", "format": "date"},
+            ),
+        },
+        "prepayment_conversion": {
+            "title": "Arrears: convert to a prepayment (cost-control) meter",
+            "schema": _outcome_schema(["converted", "refused", "not_possible"]),
+        },
+        "disconnection_approval": {
+            "title": "Arrears: approve the disconnection of a protected customer",
+            "schema": _outcome_schema(["approved", "rejected"]),
+        },
+        "notice_delivery": {
+            "title": "Arrears: deliver the disconnection notice in person",
+            "schema": _outcome_schema(["delivered", "not_delivered"]),
+        },
+        "disconnection": {
+            "title": "Arrears: carry out and confirm the disconnection",
+            "schema": _outcome_schema(["disconnected", "not_possible"]),
+        },
+        "reconnection": {
+            "title": "Arrears settled: reconnect the supply",
+            "schema": _outcome_schema(["reconnected", "failed"]),
+        },
+        "life_support_review": {
+            "title": "Arrears of a life-support customer: no disconnection, review",
+            "schema": _outcome_schema(["acknowledged", "payment_arranged", "referred"]),
+        },
+        "reinspection": {
+            "title": "Hazards: re-inspect and record a result per hazard",
+            "schema": {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["results"],
+                "properties": {
+                    "results": {
+                        "type": "array",
+                        "minItems": 1,
+                        "items": {
+                            "type": "object",
+                            "additionalProperties": False,
+                            "required": ["hazard_id", "fixed"],
+                            "properties": {
+                                "hazard_id": {"type": "string", "minLength": 1},
+                                "fixed": {"type": "boolean"},
+                                "note": _NOTE,
+                            },
+                        },
+                    },
+                    "note": _NOTE,
+                },
+            },
+        },
+        "hazard_authority_report": {
+            "title": "Hazards unresolved: report to the government authority",
+            "schema": _outcome_schema(["filed", "not_required"]),
+        },
+        "closure_inspection": {
+            "title": "Account closure: on-site inspection for theft / tampering",
+            "schema": {
+                **_outcome_schema(
+                    ["no_issue", "theft_found", "tampering"],
+                    evidence={"type": "string", "minLength": 1, "maxLength": 2000},
+                    back_billing=_MONEY,
+                ),
+                **_requires(["theft_found", "tampering"], "evidence", "back_billing"),
+            },
+        },
+        "theft_case": {
+            "title": "Theft / tampering case: back-billing and settlement",
+            "schema": _outcome_schema(["settled", "referred"], amount_paid=_MONEY),
+        },
+        "final_meter_reading": {
+            "title": "Account closure: final meter reading",
+            "schema": {
+                **_outcome_schema(["read", "estimated"], reading_kwh=_MONEY),
+                "required": ["outcome", "reading_kwh"],
+            },
+        },
+        "closure_settlement": {
+            "title": "Account closure: settle arrears and deposit",
+            "schema": _outcome_schema(["settled", "disputed"]),
+        },
+        "key_account_visit": {
+            "title": "Key account: scheduled visit, record the results",
+            "schema": _outcome_schema(
+                ["visited", "customer_unavailable", "rescheduled"],
+                findings=_NOTE,
+                needs={"type": "array", "items": {"type": "string", "maxLength": 200}},
+            ),
+        },
+        "service_request": {
+            "title": "Key account: answer the service request within the SLA",
+            "schema": _outcome_schema(["resolved", "responded", "referred"]),
+        },
+        "outage_pre_negotiation": {
+            "title": "Planned outage: negotiate with the customer beforehand",
+            "schema": _outcome_schema(["agreed", "reschedule_requested", "objection"]),
+        },
+        "outage_satisfaction_callback": {
+            "title": "After the outage: satisfaction call-back",
+            "schema": _outcome_schema(["satisfied", "neutral", "dissatisfied", "unreachable"]),
+        },
+    }
+)

@@ -55,13 +55,20 @@ Filters = dict[str, Any]
 def filters(
     customer_id: Annotated[str | None, Query(description="Entries about this customer.")] = None,
     actor: Annotated[str | None, Query(description="Entries by this principal.")] = None,
-    action: Annotated[str | None, Query(description="Action or action prefix, e.g. `task.`.")] = None,
+    action: Annotated[
+        str | None, Query(description="Action or action prefix, e.g. `task.`.")
+    ] = None,
     since: Annotated[datetime | None, Query(description="From this time (inclusive).")] = None,
     until: Annotated[datetime | None, Query(description="Before this time.")] = None,
 ) -> Filters:
     """Common filters of the audit endpoints."""
-    return {"customer_id": customer_id, "actor": actor, "action": action,
-            "since": since, "until": until}
+    return {
+        "customer_id": customer_id,
+        "actor": actor,
+        "action": action,
+        "since": since,
+        "until": until,
+    }
 
 
 @router.get("", summary="Search the audit log (newest first).")
@@ -83,8 +90,12 @@ def search(
 def verify(db: Db, _: Annotated[Principal, Depends(require(*READERS))]) -> dict[str, Any]:
     """ok, the number of entries checked, and the first broken entry if any."""
     result = audit.verify(db)
-    return {"ok": result.ok, "entries": result.entries,
-            "first_bad_seq": result.first_bad_seq, "reason": result.reason}
+    return {
+        "ok": result.ok,
+        "entries": result.entries,
+        "first_bad_seq": result.first_bad_seq,
+        "reason": result.reason,
+    }
 
 
 @router.get(

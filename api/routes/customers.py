@@ -64,13 +64,19 @@ async def put_customer(
     """Validate the record, store it, segment it under the active policy, and start or stop
     the processes its strategy asks for. Nothing is stored if Temporal cannot be reached."""
     if record.get("customer_id", customer_id) != customer_id:
-        raise ApiError(422, "Invalid record", errors=[
-            {"path": "customer_id", "message": "does not match the URL"}])
+        raise ApiError(
+            422,
+            "Invalid record",
+            errors=[{"path": "customer_id", "message": "does not match the URL"}],
+        )
     try:
         valid = rules.validate_record({**record, "customer_id": customer_id})
     except rules.RecordError as err:
-        raise ApiError(422, "Invalid customer record", errors=[
-            {"path": i.path, "message": i.message} for i in err.issues]) from err
+        raise ApiError(
+            422,
+            "Invalid customer record",
+            errors=[{"path": i.path, "message": i.message} for i in err.issues],
+        ) from err
     try:
         bundle = policy_store.active_bundle(db)
     except LookupError as err:
@@ -89,7 +95,9 @@ async def put_customer(
     return AssignmentOut(**result.to_json())
 
 
-@router.get("/{customer_id}", response_model=CustomerOut, summary="A customer, its assignment and why.")
+@router.get(
+    "/{customer_id}", response_model=CustomerOut, summary="A customer, its assignment and why."
+)
 def get_customer(
     customer_id: str,
     db: Db,
@@ -107,7 +115,9 @@ def get_customer(
     return CustomerOut(
         record=customer_store.record_of(row),
         status=row.status,
-        assignment=AssignmentOut(**customer_store.assignment_json(assignment)) if assignment else None,
+        assignment=AssignmentOut(**customer_store.assignment_json(assignment))
+        if assignment
+        else None,
         explanation=explanation,
     )
 
@@ -138,8 +148,10 @@ async def _batch_records(request: Request) -> list[Any]:
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {"schema": {"type": "array", "items": {"type": "object"}},
-                                     "example": [EXAMPLE]},
+                "application/json": {
+                    "schema": {"type": "array", "items": {"type": "object"}},
+                    "example": [EXAMPLE],
+                },
                 "application/x-ndjson": {"schema": {"type": "string"}},
             },
         }
@@ -166,29 +178,44 @@ async def batch(
         try:
             rec = rules.validate_record(raw)
         except rules.RecordError as err:
-            results.append(BatchItem(index=index, customer_id=_cid(raw), ok=False, errors=[
-                {"path": i.path, "message": i.message} for i in err.issues]))
+            results.append(
+                BatchItem(
+                    index=index,
+                    customer_id=_cid(raw),
+                    ok=False,
+                    errors=[{"path": i.path, "message": i.message} for i in err.issues],
+                )
+            )
             continue
         valid[rec["customer_id"]] = rec  # a later duplicate wins, like sequential PUTs
         results.append(BatchItem(index=index, customer_id=rec["customer_id"], ok=True))
     engine = app.engine_for(bundle)
     rows = {cid: customer_store.store_record(db, rec)[0] for cid, rec in valid.items()}
     db.flush()
-    ranks = ({} if bundle.abc.partition_by else
-             customer_store.ranks_for(db, bundle, list(rows)))
+    ranks = {} if bundle.abc.partition_by else customer_store.ranks_for(db, bundle, list(rows))
     assignments: dict[str, AssignmentOut] = {}
     transitions = []
     for cid, row in rows.items():
         result, before = customer_store.assign(db, engine, bundle, row, ranks.get(cid))
         assignments[cid] = AssignmentOut(**result.to_json())
         transitions.append(processes.diff(cid, before and before["processes"], result.processes))
-    audit.append(db, actor=principal.name, action="customer.batch_upserted", target="customers",
-                 request_id=request.state.request_id, policy_version=bundle.version,
-                 detail={"received": len(records), "stored": len(rows),
-                         "digest": audit.digest(sorted(valid))})
+    audit.append(
+        db,
+        actor=principal.name,
+        action="customer.batch_upserted",
+        target="customers",
+        request_id=request.state.request_id,
+        policy_version=bundle.version,
+        detail={
+            "received": len(records),
+            "stored": len(rows),
+            "digest": audit.digest(sorted(valid)),
+        },
+    )
     try:
-        await processes.apply(app.temporal, app.settings.task_queue, transitions,
-                              app.settings.start_concurrency)
+        await processes.apply(
+            app.temporal, app.settings.task_queue, transitions, app.settings.start_concurrency
+        )
     except Exception as err:
         log.warning("process transitions failed: %s", err, exc_info=True)
         db.rollback()
@@ -197,8 +224,12 @@ async def batch(
     for item in results:
         if item.ok and item.customer_id is not None:
             item.assignment = assignments[item.customer_id]
-    return BatchOut(received=len(records), stored=len(rows),
-                    failed=sum(not r.ok for r in results), results=results)
+    return BatchOut(
+        received=len(records),
+        stored=len(rows),
+        failed=sum(not r.ok for r in results),
+        results=results,
+    )
 
 
 def _cid(raw: Any) -> str | None:
@@ -220,7 +251,8 @@ def list_customers(
 ) -> CustomerPage:
     """Keyset-paged by customer id; `next` is the `after` of the following page."""
     q = select(Customer.customer_id, Customer.feeder_id, Customer.status, Assignment).join(
-        Assignment, Assignment.customer_id == Customer.customer_id, isouter=True)
+        Assignment, Assignment.customer_id == Customer.customer_id, isouter=True
+    )
     if category:
         q = q.where(Assignment.category == category)
     if abc_class:
@@ -237,10 +269,16 @@ def list_customers(
     for cid, feeder, status, assignment in db.execute(q.execution_options(yield_per=1000)):
         if tag and (assignment is None or tag not in assignment.tags):
             continue
-        items.append(CustomerSummary(
-            customer_id=cid, feeder_id=feeder, status=status,
-            assignment=AssignmentOut(**customer_store.assignment_json(assignment))
-            if assignment else None))
+        items.append(
+            CustomerSummary(
+                customer_id=cid,
+                feeder_id=feeder,
+                status=status,
+                assignment=AssignmentOut(**customer_store.assignment_json(assignment))
+                if assignment
+                else None,
+            )
+        )
         if len(items) > limit:
             break
     more = len(items) > limit

@@ -1,4 +1,4 @@
-"""Policy versions: upload (validated, errors with file:line), impact preview, activate, roll back."""
+"""Policy versions: upload (errors with file:line), impact preview, activate, roll back."""
 
 from __future__ import annotations
 

@@ -130,8 +130,14 @@ def claim(
         raise ApiError(409, "Conflict", f"task is {task.status}")
     if task.assignee != principal.name:
         task.assignee, task.status = principal.name, "claimed"
-        audit.append(db, actor=principal.name, action="task.claimed", target=f"task:{task_id}",
-                     customer_id=task.customer_id, request_id=request.state.request_id)
+        audit.append(
+            db,
+            actor=principal.name,
+            action="task.claimed",
+            target=f"task:{task_id}",
+            customer_id=task.customer_id,
+            request_id=request.state.request_id,
+        )
         db.commit()
     return task_out(task)
 
@@ -165,8 +171,11 @@ async def complete(
     errors = completion_errors(task.kind, body.result)
     if errors:
         _reject(db, task, principal, rid, "invalid payload")
-        raise ApiError(422, "Invalid completion", errors=[
-            {"path": e.split(": ", 1)[0], "message": e.split(": ", 1)[1]} for e in errors])
+        raise ApiError(
+            422,
+            "Invalid completion",
+            errors=[{"path": e.split(": ", 1)[0], "message": e.split(": ", 1)[1]} for e in errors],
+        )
     handle = app.temporal.get_workflow_handle(task.workflow_id)
     try:
         outcome = await handle.execute_update(
@@ -181,13 +190,22 @@ async def complete(
     except RPCError as err:
         if "not found" in str(err).lower():
             _reject(db, task, principal, rid, "workflow not running")
-            raise ApiError(409, "Conflict", "the workflow of this task is no longer running") from err
+            raise ApiError(
+                409, "Conflict", "the workflow of this task is no longer running"
+            ) from err
         raise ApiError(503, "Temporal unavailable", "nothing was recorded; retry") from err
     task.status, task.result = "completed", body.result
     task.completed_by, task.completed_at = principal.name, datetime.now(UTC)
-    audit.append(db, actor=principal.name, action="task.completed", target=f"task:{task_id}",
-                 customer_id=task.customer_id, request_id=rid, policy_version=task.policy_version,
-                 detail={"workflow_id": task.workflow_id, "result": body.result})
+    audit.append(
+        db,
+        actor=principal.name,
+        action="task.completed",
+        target=f"task:{task_id}",
+        customer_id=task.customer_id,
+        request_id=rid,
+        policy_version=task.policy_version,
+        detail={"workflow_id": task.workflow_id, "result": body.result},
+    )
     db.commit()
     return TaskCompleteOut(task=task_out(task), workflow_stage=outcome.stage)
 
@@ -195,9 +213,15 @@ async def complete(
 def _reject(db: Db, task: Task, principal: Principal, rid: str, reason: str) -> None:
     """Rejected completions are audited too."""
     db.rollback()
-    audit.append(db, actor=principal.name, action="task.completion_rejected",
-                 target=f"task:{task.task_id}", customer_id=task.customer_id, request_id=rid,
-                 detail={"reason": reason})
+    audit.append(
+        db,
+        actor=principal.name,
+        action="task.completion_rejected",
+        target=f"task:{task.task_id}",
+        customer_id=task.customer_id,
+        request_id=rid,
+        detail={"reason": reason},
+    )
     db.commit()
 
 
@@ -225,20 +249,35 @@ def reassign(
     if task.status not in ("open", "claimed"):
         raise ApiError(409, "Conflict", f"task is {task.status}")
     if (body.assignee is None) == (body.queue is None):
-        raise ApiError(422, "Invalid request", errors=[
-            {"path": "body", "message": "give exactly one of assignee or queue"}])
+        raise ApiError(
+            422,
+            "Invalid request",
+            errors=[{"path": "body", "message": "give exactly one of assignee or queue"}],
+        )
     known = {p.name: p for p in app.credentials.principals()}
     if body.assignee is not None and body.assignee not in known:
-        raise ApiError(422, "Invalid request", errors=[
-            {"path": "body.assignee", "message": f"unknown principal {body.assignee}"}])
+        raise ApiError(
+            422,
+            "Invalid request",
+            errors=[{"path": "body.assignee", "message": f"unknown principal {body.assignee}"}],
+        )
     before = {"assignee": task.assignee, "queue": task.queue}
     if body.assignee is not None:
         task.assignee, task.status = body.assignee, "claimed"
     else:
         task.assignee, task.queue, task.status = None, str(body.queue), "open"
-    audit.append(db, actor=principal.name, action="task.reassigned", target=f"task:{task_id}",
-                 customer_id=task.customer_id, request_id=request.state.request_id,
-                 detail={"before": before, "after": {"assignee": task.assignee,
-                                                      "queue": task.queue}, "reason": body.reason})
+    audit.append(
+        db,
+        actor=principal.name,
+        action="task.reassigned",
+        target=f"task:{task_id}",
+        customer_id=task.customer_id,
+        request_id=request.state.request_id,
+        detail={
+            "before": before,
+            "after": {"assignee": task.assignee, "queue": task.queue},
+            "reason": body.reason,
+        },
+    )
     db.commit()
     return task_out(task)

@@ -86,16 +86,24 @@ async def list_workflows(
         clauses.append(f"ProcessKind = {_quote(kind)}")
     if status:
         if status.lower() not in STATUSES:
-            raise ApiError(422, "Invalid request", errors=[
-                {"path": "query.status", "message": f"one of {sorted(STATUSES)}"}])
+            raise ApiError(
+                422,
+                "Invalid request",
+                errors=[{"path": "query.status", "message": f"one of {sorted(STATUSES)}"}],
+            )
         clauses.append(f"ExecutionStatus = '{STATUSES[status.lower()].title().replace('_', '')}'")
     out: list[dict[str, Any]] = []
     async for wf in app.temporal.list_workflows(" AND ".join(clauses) or None, limit=limit):
-        out.append({
-            "workflow_id": wf.id, "run_id": wf.run_id, "type": wf.workflow_type,
-            "status": wf.status.name if wf.status else None, "started_at": wf.start_time,
-            "closed_at": wf.close_time,
-        })
+        out.append(
+            {
+                "workflow_id": wf.id,
+                "run_id": wf.run_id,
+                "type": wf.workflow_type,
+                "status": wf.status.name if wf.status else None,
+                "started_at": wf.start_time,
+                "closed_at": wf.close_time,
+            }
+        )
         if len(out) >= limit:
             break
     return out
@@ -107,8 +115,14 @@ class SignalIn(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict, description="The signal's fields.")
 
 
-SIGNALS = {"leave", "payment", "payment_plan", "instalment_missed", "rectification_reported",
-           "case_settled"}
+SIGNALS = {
+    "leave",
+    "payment",
+    "payment_plan",
+    "instalment_missed",
+    "rectification_reported",
+    "case_settled",
+}
 
 
 @router.post("/{workflow_id}/signals/{name}", status_code=202, summary="Signal a workflow.")
@@ -128,9 +142,14 @@ async def signal(
         await app.temporal.get_workflow_handle(workflow_id).signal(name, body.payload)
     except RPCError as err:
         raise ApiError(404, "Not found", f"no running workflow {workflow_id}") from err
-    audit.append(db, actor=principal.name, action=f"workflow.signal.{name}",
-                 target=f"workflow:{workflow_id}", request_id=request.state.request_id,
-                 detail={"payload": body.payload})
+    audit.append(
+        db,
+        actor=principal.name,
+        action=f"workflow.signal.{name}",
+        target=f"workflow:{workflow_id}",
+        request_id=request.state.request_id,
+        detail={"payload": body.payload},
+    )
     db.commit()
     return {"workflow_id": workflow_id, "signal": name, "accepted": True}
 
@@ -153,11 +172,17 @@ async def cancel(
     """The workflow ends at its next safe point, cancels its tasks and records the reason."""
     try:
         await app.temporal.get_workflow_handle(workflow_id).signal(
-            "cancel", CancelRequest(body.reason, principal.name))
+            "cancel", CancelRequest(body.reason, principal.name)
+        )
     except RPCError as err:
         raise ApiError(404, "Not found", f"no running workflow {workflow_id}") from err
-    audit.append(db, actor=principal.name, action="workflow.cancel_requested",
-                 target=f"workflow:{workflow_id}", request_id=request.state.request_id,
-                 detail={"reason": body.reason})
+    audit.append(
+        db,
+        actor=principal.name,
+        action="workflow.cancel_requested",
+        target=f"workflow:{workflow_id}",
+        request_id=request.state.request_id,
+        detail={"reason": body.reason},
+    )
     db.commit()
     return {"workflow_id": workflow_id, "cancel_requested": True}

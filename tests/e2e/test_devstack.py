@@ -32,8 +32,9 @@ def _start(var: Path, ports: dict[str, int]) -> subprocess.Popen[str]:
         "SEGFLOW_DEMO_CUSTOMERS": "400",
     }
     segflow = str(Path(sys.executable).parent / "segflow")
-    return subprocess.Popen([segflow, "dev"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        [segflow, "dev"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 def _wait_banner(proc: subprocess.Popen[str], timeout: float = 120) -> str:
@@ -57,7 +58,7 @@ def _stop(proc: subprocess.Popen[str], ports: dict[str, int]) -> None:
     out, _ = proc.communicate(timeout=30)  # drains and closes the pipe
     assert proc.returncode == 0, out
     assert "stopped." in out
-    gone, alive = psutil.wait_procs(children, timeout=15)
+    _gone, alive = psutil.wait_procs(children, timeout=15)
     assert alive == []
     for port in ports.values():
         with socket.socket() as s:
@@ -78,8 +79,15 @@ def test_make_run_serves_demo_work_and_stops_cleanly(tmp_path: Path) -> None:
         banner = _wait_banner(proc)
         assert f"http://127.0.0.1:{ports['api']}/docs" in banner
         tokens = json.loads((var / "demo-credentials.json").read_text())
-        assert set(tokens) >= {"policy_owner", "crm", "agent", "inspector", "supervisor",
-                               "auditor", "admin"}
+        assert set(tokens) >= {
+            "policy_owner",
+            "crm",
+            "agent",
+            "inspector",
+            "supervisor",
+            "auditor",
+            "admin",
+        }
         api = f"http://127.0.0.1:{ports['api']}"
         assert httpx.get(f"{api}/healthz").json() == {"status": "ok"}
         assert httpx.get(f"{api}/docs").status_code == 200

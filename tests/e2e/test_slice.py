@@ -43,8 +43,12 @@ async def test_customer_to_callback_task_to_history(stack: Stack) -> None:
     assert task["kind"] == "callback_call" and task["workflow_id"] == "callback:CB1"
 
     # invalid payload: 422 naming the path; nothing reaches the workflow
-    bad = await stack.call("POST", f"/v1/tasks/{task['task_id']}/complete", "agent",
-                           json={"result": {"outcome": "contact_updated"}})
+    bad = await stack.call(
+        "POST",
+        f"/v1/tasks/{task['task_id']}/complete",
+        "agent",
+        json={"result": {"outcome": "contact_updated"}},
+    )
     assert bad.status_code == 422
     assert bad.headers["content-type"].startswith("application/problem+json")
 
@@ -55,7 +59,9 @@ async def test_customer_to_callback_task_to_history(stack: Stack) -> None:
     again = await stack.call("POST", f"/v1/tasks/{task['task_id']}/complete", "agent", json=body)
     assert again.status_code == 200 and again.json()["task"]["result"] == body["result"]
     other = {"result": {"outcome": "verified"}}
-    conflict = await stack.call("POST", f"/v1/tasks/{task['task_id']}/complete", "agent", json=other)
+    conflict = await stack.call(
+        "POST", f"/v1/tasks/{task['task_id']}/complete", "agent", json=other
+    )
     assert conflict.status_code == 409
 
     # the write-back reached the customer record
