@@ -93,7 +93,11 @@ EXTRA_TAGS = """
         - {field: high_of_two, op: lt, value: 315}
         - {field: scaled, op: gte, value: 30000}
   op_not_all:
-    when: {not: {all: [{field: abc_class, op: ne, value: C}, {field: category, op: not_in, value: [other]}]}}
+    when:
+      not:
+        all:
+          - {field: abc_class, op: ne, value: C}
+          - {field: category, op: not_in, value: [other]}
   op_bool_ne:
     when: {field: backup_power_compliant, op: ne, value: true}
 """
@@ -148,7 +152,8 @@ def test_every_operator_all_backends_agree(
 def test_variant_tags_fire(variant: tuple[rules.Bundle, rules.Engine]) -> None:
     bundle, _ = variant
     rec = rules.validate_record({
-        "customer_id": "v1", "tariff": "industrial", "points_12m": 10, "backup_power_compliant": False,
+        "customer_id": "v1", "tariff": "industrial", "points_12m": 10,
+        "backup_power_compliant": False,
         "attributes": {"segment_hint": "y", "score": 5}, "contacts": {"sms_opt_in": True},
         "annual_revenue": 100.0, "arrears_amount": 1,
     })  # fmt: skip
