@@ -34,7 +34,7 @@ def entry_json(e: AuditEntry) -> dict[str, Any]:
 def _query(
     customer_id: str | None, actor: str | None, action: str | None,
     since: datetime | None, until: datetime | None,
-) -> Select[tuple[AuditEntry]]:  # fmt: skip
+) -> Select[AuditEntry]:  # fmt: skip
     q = select(AuditEntry)
     if customer_id:
         q = q.where(AuditEntry.customer_id == customer_id)
