@@ -16,19 +16,24 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.inbox import InboxActivities
+from activities.segmentation import SegmentationActivities
 from config import Settings
 from store.db import make_engine, session_factory
 from workflows.callback import CallbackWorkflow
+from workflows.segmentation import SegmentationRunWorkflow
 
 log = logging.getLogger("segflow.worker")
 
-WORKFLOWS: list[type[Any]] = [CallbackWorkflow]
+WORKFLOWS: list[type[Any]] = [CallbackWorkflow, SegmentationRunWorkflow]
 
 
 def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
     """A worker with every workflow and activity, sharing one store engine."""
     sessions = session_factory(make_engine(settings.store_url))
     activities = InboxActivities(sessions).all()
+    activities += SegmentationActivities(
+        sessions, client, settings.task_queue, settings.start_concurrency
+    ).all()
     return Worker(
         client,
         task_queue=settings.task_queue,

@@ -12,7 +12,7 @@ from temporalio.client import Client
 
 from api import errors, idempotency, metrics
 from api.deps import AppState
-from api.routes import audit, customers, health, policies, tasks, workflows
+from api.routes import audit, customers, health, policies, segmentation, tasks, workflows
 from config import Settings
 from store.credentials import CredentialStore
 from store.db import make_engine, session_factory
@@ -72,7 +72,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response.headers["X-Request-Id"] = request.state.request_id
         return response
 
-    for module in (health, customers, tasks, workflows, policies, audit):
+    for module in (health, customers, tasks, workflows, policies, segmentation, audit):
         app.include_router(module.router)
     return app
 

@@ -82,6 +82,10 @@ class _InboxCollector(Collector):
             "segflow_tasks_overdue", "Overdue tasks by kind.", labels=["kind"]
         )
         breaches = GaugeMetricFamily("segflow_sla_breaches", "SLA breaches recorded.")
+        rate = GaugeMetricFamily(
+            "segflow_segmentation_last_customers_per_second",
+            "Throughput of the last finished segmentation run.",
+        )
         with self._sessions() as s:
             live = Task.status.in_(["open", "claimed"])
             for kind, n in s.execute(
@@ -101,7 +105,15 @@ class _InboxCollector(Collector):
                 )
                 or 0,
             )
-        yield from (opened, overdue, breaches)
+            last = s.scalars(
+                select(AuditEntry)
+                .where(AuditEntry.action == "workflow.segmentation_done")
+                .order_by(AuditEntry.seq.desc())
+                .limit(1)
+            ).one_or_none()
+            if last is not None and last.detail.get("seconds"):
+                rate.add_metric([], last.detail["customers"] / last.detail["seconds"])
+        yield from (opened, overdue, breaches, rate)
 
 
 def install(app: FastAPI, metrics: Metrics) -> None:
