@@ -88,6 +88,16 @@ def fields_of(cond: Cond) -> list[str]:
     return out
 
 
+def representable(value: Any) -> bool:
+    """Whether a condition literal survives durable's own JSON round trip of rule definitions
+    (it writes them with json.dumps, so 1e-05 or 1e+16 would break the ruleset)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return True
+    if isinstance(value, int):
+        return abs(value) < 2**53
+    return value == 0 or 1e-4 <= abs(value) < 1e16
+
+
 def _value_ok(spec: FieldSpec, value: Any) -> bool:
     if spec.kind == "number":
         return is_number(value)
@@ -197,6 +207,13 @@ class ConditionChecker:
         return Leaf(field, op, value)
 
     def _check_value(self, spec: FieldSpec, value: Any, path: Path) -> bool:
+        if _value_ok(spec, value) and not representable(value):
+            self._err(
+                path,
+                f"number {value!r} is out of range for conditions (use 0 or a "
+                "magnitude between 0.0001 and 1e16)",
+            )
+            return False
         if not _value_ok(spec, value):
             self._err(
                 path,

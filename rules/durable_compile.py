@@ -8,6 +8,7 @@ rule is guarded by the ``id`` field's existence so it never matches the engine's
 
 from __future__ import annotations
 
+import json
 from typing import Any, Final
 
 from rules.conditions import All, AnyOf, Cond, FieldSpec, Leaf, Not
@@ -82,6 +83,31 @@ def compile_cond(cond: Cond, negate: bool = False) -> Expr:
 def guarded(expr: Expr) -> Expr:
     """The rule body: only facts carrying an ``id`` can match."""
     return {"$and": [{"$ex": {"id": 1}}, expr]}
+
+
+def _number(value: float) -> str:
+    text = repr(value)
+    mantissa, e, exponent = text.partition("e")
+    if e and "." not in mantissa:
+        # durable's parser rejects "1e-05" (no point in the mantissa) but reads "1.0e-05"
+        return f"{mantissa}.0e{exponent}"
+    return text
+
+
+def dumps(message: dict[str, Any]) -> str:
+    """JSON for a flat fact or event, with numbers written the way durable can parse them."""
+    parts = []
+    for key, value in message.items():
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        elif isinstance(value, float):
+            text = _number(value)
+        elif isinstance(value, int):
+            text = str(value)
+        else:
+            text = json.dumps(value, ensure_ascii=False)
+        parts.append(f"{json.dumps(key)}:{text}")
+    return "{" + ",".join(parts) + "}"
 
 
 def fact_for(fields: list[str], get: Any, catalogue: dict[str, FieldSpec]) -> dict[str, Any]:

@@ -22,12 +22,14 @@ from durable import engine as durable_engine
 
 from rules.assignment import Assignment, resolve_strategy
 from rules.conditions import fields_of
-from rules.durable_compile import compile_cond, fact_for, guarded
+from rules.durable_compile import compile_cond, dumps, fact_for, guarded
 from rules.model import Bundle, Rule
 from rules.points import PointsAward, award_for, points_rules, validate_event
 from rules.record import validate_record
 from rules.reference import field_getter
 
+# the C extension durable.engine wraps (typed Any: durable.* has no stubs)
+_C = durable_engine.durable_rules_engine
 _SERIAL = itertools.count(1)
 _SIDS = 64  # fixed session ids shared by all threads; calls are serialised by a lock
 
@@ -102,14 +104,25 @@ class Engine:
             self._local.sid = sid
         return sid
 
+    def _call(self, ruleset: str, c_function: Callable[[Any, str], Any], message: str) -> None:
+        # Host.assert_fact would json.dumps the fact itself, writing floats such as 1e-05
+        # that durable's parser rejects; so the message text is ours and goes to the same C
+        # function through the Host's action loop (durable-rules is pinned at 2.0.28).
+        rules = self._host.get_ruleset(ruleset)
+
+        def run(text: str) -> Any:
+            return rules._handle_result(c_function(rules._handle, text), text)
+
+        with contextlib.suppress(durable_engine.MessageNotHandledException):
+            self._host._handle_function(rules, run, message, None)
+
     def _run_fact(self, ruleset: str, fact: dict[str, Any]) -> set[str]:
         self._fired = set()
+        text = dumps(fact)
         try:
-            self._host.assert_fact(ruleset, fact)
-        except durable_engine.MessageNotHandledException:
-            pass  # no rule matched: a normal outcome for facts
+            self._call(ruleset, _C.assert_fact, text)  # no match is normal
         finally:
-            self._host.retract_fact(ruleset, fact)
+            self._call(ruleset, _C.retract_fact, text)
         return self._fired
 
     def assign(self, record: Any, abc_class: str) -> Assignment:
@@ -143,8 +156,7 @@ class Engine:
         with self._lock:
             self._fired = set()
             message = {**ev, "id": f"ev{next(_SERIAL)}", "sid": self._sid()}
-            with contextlib.suppress(durable_engine.MessageNotHandledException):
-                self._host.post(self._names["pts"], message)
+            self._call(self._names["pts"], _C.assert_event, dumps(message))
             fired = set(self._fired)
         if len(fired) != 1:
             raise RuntimeError(f"points rules matched {sorted(fired)} for {ev}")

@@ -61,6 +61,8 @@ CONTACT_FIELDS: Final[dict[str, str]] = {
     "payer": "str",
     "account_manager": "str",
 }
+# Integers stay exact in every back end (float64 columns, JSON numbers, SQLite INTEGER).
+MAX_INT: Final = 2**53 - 1
 _ID_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -88,6 +90,8 @@ def _check_scalar(path: str, kind: str, value: Any, issues: list[RecordIssue]) -
             issues.append(RecordIssue(path, f"expected an integer, got {_type(value)}"))
         elif value < 0:
             issues.append(RecordIssue(path, f"must be >= 0, got {value}"))
+        elif value > MAX_INT:
+            issues.append(RecordIssue(path, f"must be <= {MAX_INT}, got {value}"))
     elif kind == "number":
         if not is_number(value):
             issues.append(RecordIssue(path, f"expected a number, got {_type(value)}"))

@@ -168,6 +168,15 @@ CASES = [
         ],
     ),
     (
+        "literal_out_of_range",
+        "segments.yaml",
+        "{field: violations_24m, op: gte, value: 1}",
+        "{field: violations_24m, op: gte, value: 0.00001}",
+        [
+            "segments.yaml:77:51: tags.safety_high_risk.when.any[1].value: number 1e-05 is out of range for conditions (use 0 or a magnitude between 0.0001 and 1e16)",
+        ],
+    ),
+    (
         "abc_cuts_order",
         "segments.yaml",
         "    A: 0.05\n    B: 0.20",

@@ -14,8 +14,9 @@ from rules.loader import FILES
 from tests.rules.backends import all_backends
 from tests.rules.conftest import POLICIES
 
-INTS = [0, 1, 2, 3, 5, 6, 7, 59, 60, 61, 999, 1000, 4999, 5000, 19999, 20000]
-NUMBERS = [0, 0.5, 10, 314.9, 315, 315.0001, 1000, 1e6]
+INTS = [0, 1, 2, 3, 5, 6, 7, 59, 60, 61, 999, 1000, 4999, 5000, 19999, 20000, 2**53 - 1]
+# 1e-05, 1e16 and 5e-324 are written by json.dumps in forms durable-rules cannot parse
+NUMBERS = [0, 0.5, 10, 314.9, 315, 315.0001, 1000, 1e6, 1e-05, 1e16, 5e-324, 1.5e300]
 INT_FIELDS = [
     "late_payments_12m", "overdue_days", "outage_count_12m", "outage_complaints_12m",
     "online_interactions_12m", "offline_interactions_12m", "open_hazards", "violations_24m",

@@ -92,6 +92,16 @@ def test_floats_allowed_for_numbers_not_for_ints() -> None:
     ]
 
 
+def test_integers_stay_exact_everywhere() -> None:
+    assert (
+        rules.validate_record({"customer_id": "x", "points_12m": 2**53 - 1})["points_12m"]
+        == 2**53 - 1
+    )
+    assert _issues({"customer_id": "x", "points_12m": 2**53}) == [
+        ("points_12m", f"must be <= {2**53 - 1}, got {2**53}")
+    ]
+
+
 def test_null_means_absent() -> None:
     rec = rules.validate_record({"customer_id": "x", "capacity_kva": None, "overdue_days": None})
     assert "capacity_kva" not in rec and rec["overdue_days"] == 0
