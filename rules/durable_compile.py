@@ -9,6 +9,7 @@ rule is guarded by the ``id`` field's existence so it never matches the engine's
 from __future__ import annotations
 
 import json
+from functools import cache
 from typing import Any, Final
 
 from rules.conditions import All, AnyOf, Cond, FieldSpec, Leaf, Not
@@ -30,11 +31,13 @@ _INVERSE: Final = {
 Expr = dict[str, Any]
 
 
+@cache
 def fact_key(field: str) -> str:
     """Fact attribute for a field; dotted names are flattened (no nested lookups needed)."""
     return field.replace(".", "__")
 
 
+@cache
 def presence_key(field: str) -> str:
     return fact_key(field) + "__p"
 
@@ -96,16 +99,11 @@ def _number(value: float) -> str:
 
 def dumps(message: dict[str, Any]) -> str:
     """JSON for a flat fact or event, with numbers written the way durable can parse them."""
+    if not any(type(v) is float and v != 0 and not 1e-4 <= abs(v) < 1e16 for v in message.values()):
+        return json.dumps(message, ensure_ascii=False)  # repr never uses an exponent here
     parts = []
     for key, value in message.items():
-        if isinstance(value, bool):
-            text = "true" if value else "false"
-        elif isinstance(value, float):
-            text = _number(value)
-        elif isinstance(value, int):
-            text = str(value)
-        else:
-            text = json.dumps(value, ensure_ascii=False)
+        text = _number(value) if type(value) is float else json.dumps(value, ensure_ascii=False)
         parts.append(f"{json.dumps(key)}:{text}")
     return "{" + ",".join(parts) + "}"
 

@@ -12,7 +12,6 @@ rule ids are collected in a set; records are type-checked before they reach the 
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import threading
 from collections.abc import Callable
@@ -31,6 +30,12 @@ from rules.reference import field_getter
 # the C extension durable.engine wraps (typed Any: durable.* has no stubs)
 _C = durable_engine.durable_rules_engine
 _SERIAL = itertools.count(1)
+
+
+def _never(_closure: Any) -> None:
+    """Placeholder action; durable requires one per rule."""
+
+
 _SIDS = 64  # fixed session ids shared by all threads; calls are serialised by a lock
 
 
@@ -53,7 +58,6 @@ class Engine:
         serial = next(_SERIAL)
         tag = bundle.version.split(":")[-1]
         self._names = {k: f"segflow_{k}_{tag}_{serial}" for k in ("cat", "seg", "pts")}
-        self._fired: set[str] = set()
         self._lock = threading.Lock()
         self._local = threading.local()
         self._sid_counter = itertools.count()
@@ -61,6 +65,7 @@ class Engine:
         self._seg_fields = self._fields(bundle.tags + bundle.tiers)
         self._cat_order = [r.id for r in bundle.category_rules]
         self._labels = {f"c:{r.id}": r.label for r in bundle.category_rules}
+        self._keys: dict[str, str] = {}  # durable rule name -> "c:<id>", "t:<id>", ...
         self._host = _QuietHost()
         self._host.register_rulesets(
             {
@@ -72,30 +77,28 @@ class Engine:
                 self._names["pts"]: self._points_ruleset(),
             }
         )
+        self._handles = {k: self._host.get_ruleset(n)._handle for k, n in self._names.items()}
 
     @staticmethod
     def _fields(rules: tuple[Rule, ...]) -> list[str]:
         return list(dict.fromkeys(f for r in rules for f in fields_of(r.when)))
 
-    def _action(self, rule_key: str) -> Callable[[Any], None]:
-        def run(_closure: Any) -> None:
-            self._fired.add(rule_key)
-
-        return run
+    def _rule(self, name: str, key: str, body: dict[str, Any]) -> dict[str, Any]:
+        self._keys[name] = key
+        # the action never runs: fired rules are read from the engine's result (see _drain)
+        return {"all": [{"m": guarded(body)}], "run": _never}
 
     def _ruleset(self, prefix: str, rules: tuple[Rule, ...]) -> dict[str, Any]:
-        defs: dict[str, Any] = {}
-        for i, rule in enumerate(rules):
-            key = f"{prefix}:{rule.id}"
-            body = guarded(compile_cond(rule.when))
-            defs[f"{prefix}{i}"] = {"all": [{"m": body}], "run": self._action(key)}
-        return defs
+        return {
+            f"{prefix}{i}": self._rule(f"{prefix}{i}", f"{prefix}:{r.id}", compile_cond(r.when))
+            for i, r in enumerate(rules)
+        }
 
     def _points_ruleset(self) -> dict[str, Any]:
-        defs: dict[str, Any] = {}
-        for i, (rule_id, expr) in enumerate(points_rules(self.bundle.points)):
-            defs[f"e{i}"] = {"all": [{"m": guarded(expr)}], "run": self._action(rule_id)}
-        return defs
+        return {
+            f"e{i}": self._rule(f"e{i}", rule_id, expr)
+            for i, (rule_id, expr) in enumerate(points_rules(self.bundle.points))
+        }
 
     def _sid(self) -> str:
         sid: str | None = getattr(self._local, "sid", None)
@@ -104,26 +107,37 @@ class Engine:
             self._local.sid = sid
         return sid
 
-    def _call(self, ruleset: str, c_function: Callable[[Any, str], Any], message: str) -> None:
-        # Host.assert_fact would json.dumps the fact itself, writing floats such as 1e-05
-        # that durable's parser rejects; so the message text is ours and goes to the same C
-        # function through the Host's action loop (durable-rules is pinned at 2.0.28).
-        rules = self._host.get_ruleset(ruleset)
+    def _call(self, kind: str, c_function: Callable[[Any, str], Any], message: dict[str, Any]
+              ) -> set[str]:  # fmt: skip
+        """Send one message through the C engine and collect the rules it fired.
 
-        def run(text: str) -> Any:
-            return rules._handle_result(c_function(rules._handle, text), text)
+        Host.assert_fact would json.dumps the fact itself (floats such as 1e-05 come out in a
+        form durable's parser rejects) and run a Python Closure per fired rule (most of the
+        per-customer cost). We hand the C engine our own JSON and read the fired rule names
+        from its action queue, completing each action without touching the session state.
+        durable-rules is pinned at 2.0.28 (its last release), so these calls are stable.
+        """
+        handle = self._handles[kind]
+        result = c_function(handle, dumps(message))
+        fired: set[str] = set()
+        if result[0] != 0:  # 1 = no rule matched, 3 = nothing to do
+            if result[0] == 2:
+                raise RuntimeError(f"durable-rules already holds {message.get('id')!r}")
+            return fired
+        state_handle = result[1]
+        pending = _C.start_action_for_state(handle, state_handle)
+        text = pending[1] if pending else None
+        while text:
+            # the action message is {"<rule name>": {"m": <fact>}}: one rule per message
+            fired.add(self._keys[text[2 : text.index('"', 2)]])
+            text = _C.complete_and_start_action(handle, state_handle)
+        return fired
 
-        with contextlib.suppress(durable_engine.MessageNotHandledException):
-            self._host._handle_function(rules, run, message, None)
-
-    def _run_fact(self, ruleset: str, fact: dict[str, Any]) -> set[str]:
-        self._fired = set()
-        text = dumps(fact)
+    def _run_fact(self, kind: str, fact: dict[str, Any]) -> set[str]:
         try:
-            self._call(ruleset, _C.assert_fact, text)  # no match is normal
+            return self._call(kind, _C.assert_fact, fact)
         finally:
-            self._call(ruleset, _C.retract_fact, text)
-        return self._fired
+            self._call(kind, _C.retract_fact, fact)
 
     def assign(self, record: Any, abc_class: str) -> Assignment:
         """Segment one record (validated here) given its ABC class from the population pass."""
@@ -139,12 +153,12 @@ class Engine:
             else:
                 get = field_getter(bundle, rec)
                 fact = fact_for(self._cat_fields, get, bundle.catalogue)
-                fired = self._run_fact(self._names["cat"], {**fact, "id": cid, "sid": sid})
+                fired = self._run_fact("cat", {**fact, "id": cid, "sid": sid})
                 first = next((r for r in self._cat_order if f"c:{r}" in fired), None)
                 category = self._labels[f"c:{first}"] if first else bundle.category_default
             get = field_getter(bundle, rec, category=category, abc_class=abc_class)
             fact = fact_for(self._seg_fields, get, bundle.catalogue)
-            fired = self._run_fact(self._names["seg"], {**fact, "id": cid, "sid": sid})
+            fired = self._run_fact("seg", {**fact, "id": cid, "sid": sid})
         tags = tuple(sorted(t.id for t in bundle.tags if f"t:{t.id}" in fired))
         tier = next((t.label for t in bundle.tiers if f"p:{t.id}" in fired), bundle.tier_default)
         actions, processes = resolve_strategy(bundle, category, abc_class, tags, tier)
@@ -154,10 +168,8 @@ class Engine:
         """Points for one payment / feedback / survey event, decided by event rules."""
         ev = validate_event(event, self.bundle.points)
         with self._lock:
-            self._fired = set()
             message = {**ev, "id": f"ev{next(_SERIAL)}", "sid": self._sid()}
-            self._call(self._names["pts"], _C.assert_event, dumps(message))
-            fired = set(self._fired)
+            fired = self._call("pts", _C.assert_event, message)
         if len(fired) != 1:
             raise RuntimeError(f"points rules matched {sorted(fired)} for {ev}")
         return award_for(self.bundle, ev, fired.pop())
