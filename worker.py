@@ -14,23 +14,50 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.adapters import AdapterActivities
 from activities.inbox import InboxActivities
+from activities.process_activities import ProcessActivities
 from activities.segmentation import SegmentationActivities
 from config import Settings
 from store.db import make_engine, session_factory
+from workflows.arrears import ArrearsWorkflow
 from workflows.callback import CallbackWorkflow
+from workflows.closure import ClosureWorkflow
+from workflows.hazard import HazardWorkflow
+from workflows.key_account import ServiceRequestWorkflow, VisitWorkflow
+from workflows.outage import OutageWorkflow
 from workflows.segmentation import SegmentationRunWorkflow
 
 log = logging.getLogger("segflow.worker")
 
-WORKFLOWS: list[type[Any]] = [CallbackWorkflow, SegmentationRunWorkflow]
+WORKFLOWS: list[type[Any]] = [
+    CallbackWorkflow,
+    SegmentationRunWorkflow,
+    ArrearsWorkflow,
+    HazardWorkflow,
+    ClosureWorkflow,
+    VisitWorkflow,
+    ServiceRequestWorkflow,
+    OutageWorkflow,
+]
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox with our `workflows` package passed through: payload dataclasses must be
+    the very classes the payload converter resolves type hints against (re-imported inside the
+    sandbox, their `from __future__` annotations fail to resolve)."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows")
+    )
 
 
 def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
     """A worker with every workflow and activity, sharing one store engine."""
     sessions = session_factory(make_engine(settings.store_url))
     activities = InboxActivities(sessions).all()
+    activities += AdapterActivities(sessions).all() + ProcessActivities(sessions, client).all()
     activities += SegmentationActivities(
         sessions, client, settings.task_queue, settings.start_concurrency
     ).all()
@@ -38,6 +65,7 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
         client,
         task_queue=settings.task_queue,
         workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
         activities=activities,
         activity_executor=executor,
         max_concurrent_activities=16,

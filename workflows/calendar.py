@@ -41,6 +41,12 @@ class NoticeWindow:
     min_lead: float
     max_lead: float
     renotice_lead: float
+    target_lead: float = 0.0  # the planned lead (policy `lead`); 0 means min_lead
+
+    @property
+    def planned(self) -> float:
+        """The lead the cut-off is planned at, clamped into [min_lead, max_lead]."""
+        return min(max(self.target_lead, self.min_lead), self.max_lead)
 
 
 @dataclass
@@ -111,17 +117,18 @@ def notice_valid(delivered: datetime, cutoff: datetime, window: NoticeWindow) ->
 def plan_cutoff(delivered: datetime, cal: CutoffCalendar, window: NoticeWindow) -> CutoffPlan:
     """The cut-off after a notice delivered at `delivered`.
 
-    The earliest candidate is `delivered + min_lead`, moved to the next allowed slot. If that
-    slot is more than `max_lead` after the delivery, the notice would be stale at the cut-off:
-    a fresh notice must be served at `cutoff - min_lead` (then `plan_cutoff` of that delivery
-    keeps the same slot).
+    The earliest candidate is `delivered + planned lead`, moved to the next allowed slot. If
+    that slot is more than `max_lead` after the delivery, the notice would be stale at the
+    cut-off: a fresh notice must be served at `cutoff - planned lead` (then `plan_cutoff` of
+    that delivery keeps the same slot).
     """
-    cutoff = next_slot(delivered + timedelta(seconds=window.min_lead), cal)
+    lead = timedelta(seconds=window.planned)
+    cutoff = next_slot(delivered + lead, cal)
     if cutoff is None:
         return CutoffPlan(None)
     if notice_valid(delivered, cutoff, window):
         return CutoffPlan(cutoff)
-    return CutoffPlan(cutoff, fresh_notice_at=cutoff - timedelta(seconds=window.min_lead))
+    return CutoffPlan(cutoff, fresh_notice_at=cutoff - lead)
 
 
 def renotice_at(cutoff: datetime, window: NoticeWindow) -> datetime:

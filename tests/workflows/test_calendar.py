@@ -23,6 +23,8 @@ from workflows.calendar import (
 DAY = 86400.0
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
 WINDOW = NoticeWindow(min_lead=3 * DAY, max_lead=7 * DAY, renotice_lead=1800.0)
+PLANNED = NoticeWindow(min_lead=3 * DAY, max_lead=7 * DAY, renotice_lead=1800.0, target_lead=5 * DAY)
+windows = st.sampled_from([WINDOW, PLANNED])
 
 instants = st.floats(min_value=0, max_value=400 * DAY).map(lambda s: BASE + timedelta(seconds=s))
 
@@ -66,16 +68,18 @@ def test_next_slot_is_the_first_allowed_instant(cal: CutoffCalendar, at: datetim
 
 
 @settings(max_examples=400, deadline=None)
-@given(calendars(), instants)
-def test_plan_cutoff_obeys_the_notice_window(cal: CutoffCalendar, delivered: datetime) -> None:
-    plan = plan_cutoff(delivered, cal, WINDOW)
+@given(calendars(), instants, windows)
+def test_plan_cutoff_obeys_the_notice_window(
+    cal: CutoffCalendar, delivered: datetime, window: NoticeWindow
+) -> None:
+    plan = plan_cutoff(delivered, cal, window)
     assert plan.cutoff is not None and is_allowed(plan.cutoff, cal)
-    assert (plan.cutoff - delivered).total_seconds() >= WINDOW.min_lead
+    assert (plan.cutoff - delivered).total_seconds() >= window.planned
     if plan.fresh_notice_at is None:
-        assert notice_valid(delivered, plan.cutoff, WINDOW)
+        assert notice_valid(delivered, plan.cutoff, window)
     else:
         # a fresh notice served when asked keeps the slot and needs no further notice
-        again = plan_cutoff(plan.fresh_notice_at, cal, WINDOW)
+        again = plan_cutoff(plan.fresh_notice_at, cal, window)
         assert again.cutoff == plan.cutoff and again.fresh_notice_at is None
         assert plan.fresh_notice_at > delivered
 

@@ -1,0 +1,155 @@
+"""Hazard rectification, closed loop (隐患整改闭环).
+
+Workflow id: `hazard:{customer_id}:{inspection_id}`; input `HazardInput`, output
+`ProcessResult`.
+
+- Each round: a rectification notice over `notice_channels` with the deadline of the most
+  severe open hazard (`deadline.<severity>`); wait for the `rectification_reported` signal or
+  the deadline; then a `reinspection` task for the inspector with a result per hazard. Fixed
+  hazards close; the process is closed when none is open, else another round. From round
+  `rounds_before_authority_report` on, open hazards of `report_severities` not yet reported
+  are filed with the power authority and a supervisor `hazard_authority_report` task is
+  opened (not awaited: the loop goes on).
+- Signals: `rectification_reported` (RectificationSignal), `cancel` (CancelSignal; the only
+  other way out). Updates: `complete_task`. Queries: `state`.
+- Timers: the rectification deadline; task due times (informational).
+- End states: `closed`, `cancelled`, `not_applicable`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.process_base import ProcessBase
+    from workflows.process_payloads import HazardInput, ProcessResult, RectificationSignal
+
+
+@workflow.defn(name="hazard")
+class HazardWorkflow(ProcessBase):
+    """Closed-loop rectification of one inspection's hazards; see the module docstring."""
+
+    KIND = "hazard"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._reported: RectificationSignal | None = None
+        self._side: list[asyncio.Task[Any]] = []
+
+    @workflow.signal(name="rectification_reported")
+    def rectification_reported(self, signal: RectificationSignal) -> None:
+        """The customer reports the hazards rectified; re-inspection follows at once."""
+        self._reported = signal
+
+    @workflow.run
+    async def run(self, inp: HazardInput) -> ProcessResult:
+        """Rounds of notice, rectification and re-inspection until every hazard is fixed."""
+        self._begin(inp.customer_id)
+        plan = await self._plan("hazard")
+        if not plan.active:
+            return await self._finish("not_applicable", reason=plan.reason)
+        p = plan.params
+        open_hazards = {h.hazard_id: h for h in inp.hazards}
+        severity = {h.hazard_id: h.severity for h in inp.hazards}
+        self._facts.update(
+            {
+                "inspection_id": inp.inspection_id,
+                "open": sorted(open_hazards),
+                "fixed": [],
+                "reported": [],
+                "round": 0,
+            }
+        )
+        await self._step("started", hazards=[h.__dict__ for h in inp.hazards])
+        rank = {"general": 0, "serious": 1, "critical": 2}
+        round_no = 0
+        while open_hazards and self._cancel is None:
+            round_no += 1
+            self._facts["round"] = round_no
+            worst = max((severity[h] for h in open_hazards), key=lambda s: rank.get(s, 0))
+            deadline = float(p["deadline"][f"{worst}_seconds"])
+            self._set_stage(f"rectification:{round_no}")
+            self._reported = None
+            sent = await self._notify(
+                f"r{round_no}/notice",
+                list(p.get("notice_channels", [])),
+                "rectification_notice",
+                hazards=sorted(open_hazards),
+                deadline_seconds=deadline,
+            )
+            await self._step(
+                "rectification_notice",
+                round=round_no,
+                severity=worst,
+                deadline_seconds=deadline,
+                delivered=sent.delivered,
+            )
+            reported = await self._sleep(deadline, lambda: self._reported is not None)
+            if self._cancel is not None:
+                break
+            await self._step(
+                "rectification_reported" if reported else "deadline_passed", round=round_no
+            )
+            self._set_stage(f"reinspection:{round_no}")
+            spec = self._spec(
+                f"r{round_no}/reinspection",
+                p["reinspection"],
+                {
+                    "hazards": [open_hazards[h].__dict__ for h in sorted(open_hazards)],
+                    "round": round_no,
+                },
+            )
+            done = await self._task(spec)
+            if done is None:
+                break
+            fixed = [
+                r["hazard_id"]
+                for r in done.result["results"]
+                if r["fixed"] and r["hazard_id"] in open_hazards
+            ]
+            for hazard_id in fixed:
+                del open_hazards[hazard_id]
+            self._facts["fixed"] = sorted({*self._facts["fixed"], *fixed})
+            self._facts["open"] = sorted(open_hazards)
+            await self._step(
+                "reinspected",
+                round=round_no,
+                fixed=fixed,
+                open=sorted(open_hazards),
+                actor=done.actor,
+            )
+            if open_hazards and round_no >= int(p["rounds_before_authority_report"]):
+                await self._report(p, open_hazards, severity, round_no)
+        if self._cancel is not None:
+            return await self._finish("cancelled")
+        return await self._finish("closed")
+
+    async def _report(
+        self,
+        p: dict[str, Any],
+        open_hazards: dict[str, Any],
+        severity: dict[str, str],
+        round_no: int,
+    ) -> None:
+        due = [
+            h
+            for h in sorted(open_hazards)
+            if severity[h] in p.get("report_severities", []) and h not in self._facts["reported"]
+        ]
+        if not due:
+            return
+        await self._external(
+            f"r{round_no}/authority",
+            "power_authority",
+            "hazard_report",
+            hazards=[open_hazards[h].__dict__ for h in due],
+        )
+        self._facts["reported"] = sorted({*self._facts["reported"], *due})
+        await self._step("reported_to_authority", round=round_no, hazards=due)
+        # the supervisor's task runs beside the loop (which goes on); cancelled at the end
+        spec = self._spec(f"r{round_no}/authority_report", p["authority_report"], {"hazards": due})
+        await self._open_task(spec)
+        self._side.append(asyncio.create_task(self._await_task(spec)))

@@ -1,0 +1,194 @@
+"""Planned outage notice for a feeder: pre-negotiation, point-to-point notices, call-backs.
+
+Workflow id: `outage:{feeder_id}:{outage_id}`; input `OutageInput`, output `ProcessResult`.
+No CustomerId search attribute (a feeder, not a customer); ProcessKind and Stage as usual.
+
+- The customers on the feeder come from an activity, outage-sensitive (then important) ones
+  first, each with its strategy's channels, lead time and flags (`outage_notice` parameters).
+  The sensitive customers with their outage counts and minutes are recorded at the start.
+- `outage_pre_negotiation` tasks for customers whose strategy asks for pre-negotiation,
+  awaited until the first notice is due (then withdrawn).
+- Notices: each customer's at `starts_at - lead` (at once, recorded `late`, when that has
+  passed), over the customer's channels; confirmed deliveries per customer in `state`.
+- After `ends_at + satisfaction_callback.after`: `outage_satisfaction_callback` tasks for the
+  customers whose strategy asks for them (sensitive ones), withdrawn at their due time.
+- Signals: `cancel` (CancelSignal: customers already notified get a cancellation notice).
+  Updates: `complete_task`. Queries: `state`. Timers: notice times, the call-back delay, task
+  due times.
+- End states: `completed`, `cancelled`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
+
+from temporalio import workflow
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.payloads import ProcessPlan, TaskSpec
+    from workflows.process_base import ProcessBase
+    from workflows.process_payloads import (
+        FeederCustomer,
+        FeederCustomers,
+        FeederRequest,
+        OutageInput,
+        ProcessParamsRequest,
+        ProcessResult,
+    )
+    from workflows.tasks import ACTIVITY_TIMEOUT
+
+
+@workflow.defn(name="outage")
+class OutageWorkflow(ProcessBase):
+    """One planned outage's notification campaign; see the module docstring."""
+
+    KIND = "outage"
+
+    @workflow.run
+    async def run(self, inp: OutageInput) -> ProcessResult:
+        """Negotiate, notify, and call back after the outage."""
+        self._begin("")
+        plan: ProcessPlan = await workflow.execute_activity(
+            "load_process_params",
+            ProcessParamsRequest("outage_notice"),
+            result_type=ProcessPlan,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+        )
+        self._pin(plan.policy_version)
+        p = plan.params
+        starts, ends = datetime.fromisoformat(inp.starts_at), datetime.fromisoformat(inp.ends_at)
+        found: FeederCustomers = await workflow.execute_activity(
+            "feeder_customers",
+            FeederRequest(inp.feeder_id),
+            result_type=FeederCustomers,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+        )
+        customers = found.customers
+        sensitive = [c for c in customers if c.sensitive]
+        self._facts.update(
+            {
+                "feeder_id": inp.feeder_id,
+                "outage_id": inp.outage_id,
+                "customers": len(customers),
+                "delivery": {},
+            }
+        )
+        await self._step(
+            "started",
+            feeder_id=inp.feeder_id,
+            starts_at=inp.starts_at,
+            ends_at=inp.ends_at,
+            customers=len(customers),
+            sensitive=[
+                {
+                    "customer_id": c.customer_id,
+                    "outage_count_12m": c.outage_count_12m,
+                    "outage_minutes_12m": c.outage_minutes_12m,
+                }
+                for c in sensitive
+            ],
+        )
+
+        def notice_at(c: FeederCustomer) -> datetime:
+            return starts - timedelta(seconds=c.lead_seconds)
+
+        first_notice = min((notice_at(c) for c in customers), default=starts)
+        negotiate = [c for c in customers if c.pre_negotiation]
+        if negotiate:
+            self._set_stage("pre_negotiation")
+            block = p["pre_negotiation"]["task"]
+            outcomes = await self._tasks(
+                negotiate, "negotiate", block, inp, (first_notice - workflow.now()).total_seconds()
+            )
+            self._facts["pre_negotiation"] = outcomes
+            await self._step("pre_negotiation", outcomes=outcomes)
+
+        self._set_stage("notifying")
+        order = {c.customer_id: i for i, c in enumerate(customers)}
+        notified: list[FeederCustomer] = []
+        for c in sorted(customers, key=lambda c: (notice_at(c), order[c.customer_id])):
+            if await self._until(notice_at(c)):
+                break  # cancelled
+            sent = await self._notify(
+                f"notice/{c.customer_id}",
+                c.channels,
+                "planned_outage",
+                customer_id=c.customer_id,
+                starts_at=inp.starts_at,
+                ends_at=inp.ends_at,
+                reason=inp.reason,
+            )
+            late = workflow.now() > notice_at(c)
+            self._facts["delivery"][c.customer_id] = sent.delivered_channels
+            notified.append(c)
+            await self._step(
+                "notice",
+                customer_id=c.customer_id,
+                late=late,
+                delivered=sent.delivered_channels,
+                failed=sent.failed_channels,
+            )
+        if self._cancel is None:
+            self._set_stage("outage")
+            after = float(p.get("satisfaction_callback", {}).get("after_seconds", 0.0))
+            await self._until(ends + timedelta(seconds=after))
+        if self._cancel is not None:
+            for c in notified:
+                await self._notify(
+                    f"cancelled/{c.customer_id}",
+                    c.channels,
+                    "outage_cancelled",
+                    customer_id=c.customer_id,
+                )
+            return await self._finish("cancelled", notified=len(notified))
+
+        callers = [c for c in customers if c.satisfaction_callback]
+        if callers:
+            self._set_stage("satisfaction_callbacks")
+            block = p["satisfaction_callback"]["task"]
+            outcomes = await self._tasks(
+                callers, "satisfaction", block, inp, float(block["due_seconds"])
+            )
+            self._facts["satisfaction"] = outcomes
+            await self._step("satisfaction_callbacks", outcomes=outcomes)
+        if self._cancel is not None:
+            return await self._finish("cancelled", notified=len(notified))
+        return await self._finish("completed", notified=len(notified))
+
+    async def _tasks(
+        self,
+        customers: list[FeederCustomer],
+        step: str,
+        block: dict[str, Any],
+        inp: OutageInput,
+        timeout: float,
+    ) -> dict[str, str]:
+        """One task per customer, awaited together up to `timeout`; the rest withdrawn."""
+        specs: list[TaskSpec] = []
+        for c in customers:
+            spec = self._spec(
+                f"{step}/{c.customer_id}",
+                block,
+                {
+                    "feeder_id": inp.feeder_id,
+                    "outage_id": inp.outage_id,
+                    "starts_at": inp.starts_at,
+                    "ends_at": inp.ends_at,
+                },
+            )
+            spec.customer_id = c.customer_id
+            await self._open_task(spec)
+            specs.append(spec)
+        done = await asyncio.gather(
+            *(self._await_task(s, timeout=max(timeout, 1.0)) for s in specs)
+        )
+        outcomes: dict[str, str] = {}
+        for c, spec, completion in zip(customers, specs, done, strict=True):
+            if completion is None:
+                await self._drop_task(spec.task_id, "time is up")
+                outcomes[c.customer_id] = "no_answer"
+            else:
+                outcomes[c.customer_id] = str(completion.result["outcome"])
+        return outcomes
