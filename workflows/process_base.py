@@ -180,8 +180,10 @@ class ProcessBase(HumanTasks):
         )
 
     async def _open_task(self, spec: TaskSpec) -> None:
-        await workflow.execute_activity("open_task", spec, start_to_close_timeout=ACTIVITY_TIMEOUT)
+        # registered before the inbox row exists: a person who sees the row at once must not
+        # have the completion refused as "not open" by the Update validator
         self._open[spec.task_id] = spec
+        await workflow.execute_activity("open_task", spec, start_to_close_timeout=ACTIVITY_TIMEOUT)
 
     async def _await_task(
         self,
