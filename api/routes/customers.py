@@ -6,7 +6,7 @@ import json
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy import select
 
 import rules
@@ -14,6 +14,7 @@ from activities import customers as customer_store
 from activities import policy_store, processes
 from api.deps import Db, State, require
 from api.errors import ERROR_RESPONSES, ApiError
+from api.record_schema import record_schema
 from api.schemas import (
     AssignmentOut,
     BatchItem,
@@ -46,23 +47,28 @@ EXAMPLE = {
     "/{customer_id}",
     response_model=AssignmentOut,
     summary="Create or update a customer and return its new assignment.",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": record_schema(),
+                    "examples": {"hospital": {"value": EXAMPLE}},
+                }
+            },
+        }
+    },
 )
 async def put_customer(
-    customer_id: str,
+    customer_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")],
     request: Request,
     app: State,
     db: Db,
     principal: Annotated[Principal, Depends(require("crm"))],
-    record: Annotated[
-        dict[str, Any],
-        Body(
-            description="The customer record contract (see docs/customer-record.md).",
-            openapi_examples={"hospital": {"summary": "An important customer", "value": EXAMPLE}},
-        ),
-    ],
 ) -> AssignmentOut:
     """Validate the record, store it, segment it under the active policy, and start or stop
     the processes its strategy asks for. Nothing is stored if Temporal cannot be reached."""
+    record = await _json_object(request)
     if record.get("customer_id", customer_id) != customer_id:
         raise ApiError(
             422,
@@ -123,6 +129,16 @@ def get_customer(
 
 
 MAX_BATCH = 10_000
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    try:
+        data = json.loads(await request.body())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ApiError(422, "Invalid body", f"not JSON: {err}") from err
+    if not isinstance(data, dict):
+        raise ApiError(422, "Invalid body", "expected a JSON object (the customer record)")
+    return data
 
 
 async def _batch_records(request: Request) -> list[Any]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
+from temporalio.client import WorkflowQueryFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
@@ -84,7 +86,13 @@ async def progress(
     if status == "COMPLETED":
         result: SegmentationProgress = await handle.result()
     elif status == "RUNNING":
-        result = await handle.query("progress", result_type=SegmentationProgress)
+        try:
+            result = await handle.query(
+                "progress", result_type=SegmentationProgress, rpc_timeout=timedelta(seconds=5)
+            )
+        except (RPCError, WorkflowQueryFailedError):
+            # no worker has picked the run up yet
+            result = SegmentationProgress(run_id=run_id, stage="waiting for a worker")
     else:
         result = SegmentationProgress(run_id=run_id, stage=status.lower())
     rate = result.done / result.seconds if result.seconds else None

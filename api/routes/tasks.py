@@ -80,7 +80,7 @@ def list_tasks(
     customer_id: Annotated[str | None, Query(description="Filter by customer.")] = None,
     workflow_id: Annotated[str | None, Query(description="Filter by workflow.")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> list[TaskOut]:
     """Open and claimed tasks by default; overdue ones first, then by due time."""
     now = datetime.now(UTC)

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from temporalio.client import Client
 
 import worker
@@ -23,6 +24,7 @@ class Stack:
     """What an end-to-end test talks to."""
 
     http: httpx.AsyncClient
+    app: FastAPI
     temporal: Client
     settings: Settings
     tokens: dict[str, dict[str, str]]
@@ -53,4 +55,4 @@ async def stack(
         async with worker.build_worker(client, cfg, executor), app.router.lifespan_context(app):
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://segflow") as http:
-                yield Stack(http, client, cfg, demo_tokens)
+                yield Stack(http, app, client, cfg, demo_tokens)
