@@ -10,9 +10,18 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from temporalio.client import Client
 
-from api import errors, idempotency, metrics
+from api import errors, idempotency, metrics, web
 from api.deps import AppState
-from api.routes import audit, customers, health, policies, segmentation, tasks, workflows
+from api.routes import (
+    audit,
+    customers,
+    events,
+    health,
+    policies,
+    segmentation,
+    tasks,
+    workflows,
+)
 from config import Settings
 from store.credentials import CredentialStore
 from store.db import make_engine, session_factory
@@ -72,8 +81,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response.headers["X-Request-Id"] = request.state.request_id
         return response
 
-    for module in (health, customers, tasks, workflows, policies, segmentation, audit):
+    for module in (health, customers, events, tasks, workflows, policies, segmentation, audit):
         app.include_router(module.router)
+    web.install(app)  # the pages under /web (issue 6)
     return app
 
 

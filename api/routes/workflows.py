@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
-from temporalio.client import WorkflowExecutionStatus
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from temporalio.client import WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
+from activities import workflow_starts
 from api import timeline
 from api.deps import Db, State, require
 from api.errors import ERROR_RESPONSES, ApiError
 from api.schemas import WorkflowHistory
 from store import audit
 from store.credentials import Principal
+from store.models import Customer
 from workflows.payloads import CancelRequest
 
 router = APIRouter(prefix="/v1/workflows", tags=["workflows"], responses=ERROR_RESPONSES)
@@ -32,8 +36,13 @@ async def get_workflow(
     except RPCError as err:
         raise ApiError(404, "Not found", f"no workflow {workflow_id}") from err
     state: Any = None
+    note = None
     if desc.status is not None and desc.status.name == "RUNNING":
-        state = await handle.query("state")
+        try:
+            state = await handle.query("state", rpc_timeout=timedelta(seconds=5))
+        except (RPCError, WorkflowQueryFailedError) as err:
+            # no worker polling right now, or a workflow without a `state` query
+            note = f"state unavailable: {err}"
     return {
         "workflow_id": workflow_id,
         "run_id": desc.run_id,
@@ -42,6 +51,7 @@ async def get_workflow(
         "started_at": desc.start_time,
         "closed_at": desc.close_time,
         "state": state,
+        "state_note": note,
     }
 
 
@@ -186,3 +196,57 @@ async def cancel(
     )
     db.commit()
     return {"workflow_id": workflow_id, "cancel_requested": True}
+
+
+@router.post(
+    "/{kind}",
+    status_code=201,
+    summary="Start a process by business key (idempotent: same input, same workflow).",
+    responses={409: {"description": "The key runs with a different input."}},
+)
+async def start_workflow(
+    kind: str,
+    body: dict[str, Any],
+    request: Request,
+    app: State,
+    db: Db,
+    principal: Annotated[Principal, Depends(require("crm", "supervisor"))],
+) -> dict[str, Any]:
+    """`kind` is one of arrears, hazard, closure, service_request, outage; the body is that
+    process's input (e.g. arrears: customer_id, bill_id, amount)."""
+    spec = workflow_starts.KINDS.get(kind)
+    if spec is None:
+        raise ApiError(404, "Not found", f"kind is one of {sorted(workflow_starts.KINDS)}")
+    try:
+        # JSON-mode strict validation: objects become dataclasses, "50" never becomes 50
+        inp = TypeAdapter(spec.input).validate_json(json.dumps(body), strict=True)
+    except ValidationError as err:
+        raise ApiError(422, "Invalid input", errors=[
+            {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
+            for e in err.errors()]) from err  # fmt: skip
+    customer = getattr(inp, "customer_id", None)
+    if customer is not None and db.get(Customer, customer) is None:
+        raise ApiError(422, "Invalid input", errors=[
+            {"path": "customer_id", "message": "unknown customer"}])  # fmt: skip
+    try:
+        started = await workflow_starts.start(app.temporal, app.settings.task_queue, kind, inp)
+    except workflow_starts.InputConflict as err:
+        raise ApiError(409, "Conflict", str(err)) from err
+    except RPCError as err:
+        raise ApiError(503, "Temporal unavailable", "retry later") from err
+    audit.append(
+        db,
+        actor=principal.name,
+        action="workflow.started",
+        target=f"workflow:{started.workflow_id}",
+        customer_id=customer,
+        request_id=request.state.request_id,
+        detail={"kind": kind, "input": body},
+    )
+    db.commit()
+    app.metrics.workflows_started.labels(kind).inc()
+    return {
+        "workflow_id": started.workflow_id,
+        "run_id": started.run_id,
+        "state_url": f"/v1/workflows/{started.workflow_id}",
+    }
