@@ -133,16 +133,25 @@ class _Compiler:
         return sa.case(*[(self.cond(r.when), r.label) for r in rules], else_=default)
 
 
+def _after_abc(rule: Rule) -> bool:
+    return "abc_class" in fields_of(rule.when)
+
+
 def population_select(bundle: Bundle, customers: sa.Table) -> sa.Select[Any]:
-    """customer_id, category, abc_class, tag_<id>... (booleans), points_tier for everyone."""
+    """customer_id, category, abc_class, tag_<id>... (booleans), points_tier for everyone.
+
+    Tags and tiers that do not read ``abc_class`` are computed before the ranking, so the
+    window sort carries a few small columns instead of every field the policy reads.
+    """
     base_c = _Compiler(bundle, customers.c)
     category = sa.case(
         (customers.c.category.is_not(None), customers.c.category),
         else_=base_c.first_match(bundle.category_rules, bundle.category_default),
     )
-    needed = dict.fromkeys(f for r in bundle.tags + bundle.tiers for f in fields_of(r.when))
-    needed.pop("category", None)
-    needed.pop("abc_class", None)
+    rules = bundle.tags + bundle.tiers
+    fields = dict.fromkeys(f for r in rules for f in fields_of(r.when))
+    fields.pop("category", None)
+    fields.pop("abc_class", None)
     cols = [
         customers.c.customer_id,
         category.label("category"),
@@ -151,35 +160,63 @@ def population_select(bundle: Bundle, customers: sa.Table) -> sa.Select[Any]:
     part_by = bundle.abc.partition_by
     if part_by is not None and part_by != "category":
         cols.append(base_c.col(part_by).label("_part"))
-    cols += [base_c.col(f).label(_label(f)) for f in needed]
+    cols += [base_c.col(f).label(_label(f)) for f in fields]
     base = sa.select(*cols).subquery("seg_base")
-    part = [base.c.category if part_by == "category" else base.c._part] if part_by else None
-    order = [base.c._metric.is_(None), base.c._metric.desc(), ByteOrder(base.c.customer_id).asc()]
+
+    view = {f: base.c[_label(f)] for f in fields}
+    view["category"] = base.c.category
+    pre_c = _Compiler(bundle, view)
+    late = [r for r in rules if _after_abc(r)]
+    late_fields = dict.fromkeys(f for r in late for f in fields_of(r.when) if f in fields)
+    tier_late = any(_after_abc(r) for r in bundle.tiers)
+    pre_cols = [base.c.customer_id, base.c.category, base.c._metric]
+    if part_by is not None and part_by != "category":
+        pre_cols.append(base.c._part)
+    pre_cols += [_flag(pre_c.cond(t.when)).label(f"tag_{t.id}") for t in bundle.tags
+                 if not _after_abc(t)]  # fmt: skip
+    if not tier_late:
+        pre_cols.append(pre_c.first_match(bundle.tiers, bundle.tier_default).label("points_tier"))
+    pre_cols += [view[f] for f in late_fields]
+    pre = sa.select(*pre_cols).subquery("seg_pre")
+
+    part = [pre.c.category if part_by == "category" else pre.c._part] if part_by else None
+    order = [pre.c._metric.is_(None), pre.c._metric.desc(), ByteOrder(pre.c.customer_id).asc()]
     rn = sa.func.row_number().over(partition_by=part, order_by=order)
-    n = sa.func.count().over(partition_by=part)
-    ranked = sa.select(base, rn.label("_rn"), n.label("_n")).subquery("seg_ranked")
+    ranked = sa.select(pre, rn.label("_rn")).subquery("seg_ranked")
+    if part is None:  # one partition: a plain count is cheaper than COUNT(*) OVER ()
+        n: Any = sa.select(sa.func.count()).select_from(customers).scalar_subquery()
+    else:
+        n = sa.func.count().over(partition_by=[ranked.c.category if part_by == "category"
+                                               else ranked.c._part])  # fmt: skip
+        ranked = sa.select(ranked, n.label("_n")).subquery("seg_counted")
+        n = ranked.c._n
     whens = []
     for cls, frac in bundle.abc.cuts:
-        limit = (ranked.c._n * frac.numerator + (frac.denominator - 1)) // frac.denominator
+        limit = (n * frac.numerator + (frac.denominator - 1)) // frac.denominator
         whens.append((ranked.c._rn <= limit, cls))
     abc = sa.case(*whens, else_=bundle.abc.rest)
-    classed = sa.select(ranked, abc.label("abc_class")).subquery("seg_classed")
 
-    view = {f: classed.c[_label(f)] for f in needed}
-    view.update(category=classed.c.category, abc_class=classed.c.abc_class)
-    top = _Compiler(bundle, view)
+    top_view: dict[str, Any] = {f: ranked.c[_label(f)] for f in late_fields}
+    top_view.update(category=ranked.c.category, abc_class=abc)
+    top = _Compiler(bundle, top_view)
     tag_cols = [
-        sa.case((top.cond(t.when), sa.true()), else_=sa.false()).label(f"tag_{t.id}")
+        (_flag(top.cond(t.when)) if _after_abc(t) else ranked.c[f"tag_{t.id}"]).label(f"tag_{t.id}")
         for t in bundle.tags
     ]
-    tier = top.first_match(bundle.tiers, bundle.tier_default)
+    tier = (top.first_match(bundle.tiers, bundle.tier_default) if tier_late
+            else ranked.c.points_tier)  # fmt: skip
     return sa.select(
-        classed.c.customer_id,
-        classed.c.category,
-        classed.c.abc_class,
+        ranked.c.customer_id,
+        ranked.c.category,
+        abc.label("abc_class"),
         *tag_cols,
         tier.label("points_tier"),
     )
+
+
+def _flag(cond: Expr) -> Expr:
+    flag: Expr = sa.case((cond, sa.true()), else_=sa.false())
+    return flag
 
 
 def tags_of(bundle: Bundle, row: Any) -> tuple[str, ...]:
