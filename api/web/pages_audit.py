@@ -1,0 +1,104 @@
+"""The auditor's pages: find a customer (segments, explanation, policy version, workflows,
+tasks, audit entries), a workflow's timeline, the chain's verification, JSONL export.
+
+Read-only; each page calls the API's route function for the same data.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import select
+
+from api.deps import state
+from api.errors import ApiError
+from api.routes import audit as audit_api
+from api.routes import customers as customer_api
+from api.routes import workflows as workflow_api
+from api.routes.tasks import task_out
+from api.web.common import problem_text, redirect, render, user
+from store.models import Task
+
+router = APIRouter()
+READERS = audit_api.READERS
+
+
+def _filters(customer_id: str | None = None) -> dict[str, Any]:
+    return {"customer_id": customer_id, "actor": None, "action": None, "since": None, "until": None}
+
+
+@router.get("/audit")
+def audit_home(request: Request, customer_id: str = "") -> Response:
+    """Customer search, chain verification, the latest entries, export."""
+    sess, p = user(request, *READERS)
+    if customer_id.strip():
+        return redirect(request, sess, f"/web/audit/customers/{customer_id.strip()}")
+    with state(request).sessions() as db:
+        verification = audit_api.verify(db=db, _=p)
+        recent = audit_api.search(db=db, f=_filters(), _=p, limit=25, before_seq=None)
+    return render(request, sess, "audit.html", verification=verification, recent=recent)
+
+
+@router.get("/audit/export")
+def export(request: Request, customer_id: str | None = None) -> Response:
+    """The API's JSONL export, reachable with the session cookie."""
+    _, p = user(request, *READERS)
+    response = audit_api.export(app=state(request), f=_filters(customer_id or None), _=p)
+    response.headers["Content-Disposition"] = 'attachment; filename="segflow-audit.jsonl"'
+    return response
+
+
+@router.get("/audit/customers/{customer_id}")
+async def customer(request: Request, customer_id: str) -> Response:
+    """Segments with the explanation and policy version; workflows; tasks; audit entries."""
+    sess, p = user(request, *READERS)
+    with state(request).sessions() as db:
+        try:
+            found = customer_api.get_customer(customer_id=customer_id, db=db, _=p)
+        except ApiError as err:
+            return render(request, sess, "message.html", err.status, message=problem_text(err))
+        entries = audit_api.search(db=db, f=_filters(customer_id), _=p, limit=100, before_seq=None)
+        tasks = [
+            task_out(t)
+            for t in db.scalars(
+                select(Task).where(Task.customer_id == customer_id).order_by(Task.created_at.desc())
+            )
+        ]
+    try:
+        flows = await workflow_api.list_workflows(
+            app=state(request), _=p, customer_id=customer_id, kind=None, status=None, limit=100
+        )
+        flows_error = None
+    except Exception as err:  # Temporal away: the rest of the page is still useful
+        flows, flows_error = [], str(err)
+    known = {f["workflow_id"] for f in flows}
+    # task rows name workflows too (visibility may lag a fresh start by a moment)
+    flows += [
+        {"workflow_id": w, "type": "", "status": "", "started_at": None}
+        for w in sorted({t.workflow_id for t in tasks} - known)
+    ]
+    return render(
+        request,
+        sess,
+        "audit_customer.html",
+        customer=found,
+        flows=flows,
+        flows_error=flows_error,
+        tasks=tasks,
+        entries=entries,
+    )
+
+
+@router.get("/audit/workflows/{workflow_id}")
+async def timeline(request: Request, workflow_id: str) -> Response:
+    """Who did what, when: the workflow's history merged with the audit log."""
+    sess, p = user(request, *READERS)
+    try:
+        with state(request).sessions() as db:
+            history = await workflow_api.history(
+                workflow_id=workflow_id, app=state(request), db=db, _=p
+            )
+    except ApiError as err:
+        return render(request, sess, "message.html", err.status, message=problem_text(err))
+    return render(request, sess, "timeline.html", history=history)

@@ -1,0 +1,147 @@
+"""The policy owner's pages: versions, upload (errors with file:line), impact, activate,
+roll back. Each action calls the API's route function (validation, storage and audit there)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from starlette.datastructures import UploadFile
+
+from activities import policy_store
+from api.deps import state
+from api.errors import ApiError
+from api.routes import policies as policy_api
+from api.web import charts
+from api.web.common import checked_fields, checked_form, problem_text, redirect, render, user
+from store.models import PolicyVersion
+
+router = APIRouter()
+OWNER = ("policy_owner",)
+MAX_FILE = 1_000_000  # a policy file is a few kB; refuse anything that could not be one
+
+
+def _active_files(db: Any) -> dict[str, str]:
+    """The active bundle's files, the starting point of an edit."""
+    row = policy_store.active_row(db)
+    return {str(k): str(v) for k, v in sorted(row.files.items())} if row else {}
+
+
+def _page(request: Request, status_code: int = 200, **context: Any) -> Response:
+    sess, p = user(request, *OWNER)
+    with state(request).sessions() as db:
+        versions = policy_api.list_versions(db=db, _=p)
+        files = context.pop("files", None) or _active_files(db)
+    return render(
+        request,
+        sess,
+        "policies.html",
+        status_code,
+        versions=versions,
+        files=files,
+        issues=context.pop("issues", []),
+        **context,
+    )
+
+
+@router.get("/policies")
+def policies(request: Request) -> Response:
+    """Versions and the upload form (textareas pre-filled with the active bundle)."""
+    return _page(request)
+
+
+@router.post("/policies")
+async def upload(request: Request) -> Response:
+    """Textareas (`file:<name>`) and uploaded files (uploads win) make the bundle."""
+    sess, p = user(request, *OWNER)
+    form = await checked_form(request, sess)
+    files: dict[str, str] = {}
+    try:
+        for key, value in form.multi_items():
+            if key.startswith("file:") and isinstance(value, str) and value.strip():
+                files[key.removeprefix("file:")] = value.replace("\r\n", "\n")
+        for value in form.getlist("upload"):
+            if isinstance(value, UploadFile) and value.filename:
+                data = await value.read(MAX_FILE + 1)
+                if len(data) <= MAX_FILE:
+                    files[value.filename.rsplit("/", 1)[-1]] = data.decode("utf-8", "replace")
+    finally:
+        await form.close()  # uploads are spooled temporary files
+    try:
+        with state(request).sessions() as db:
+            out = policy_api.upload(body=policy_api.BundleIn(files=files), db=db, principal=p)
+    except ApiError as err:
+        return _page(request, err.status, files=files, issues=err.errors, problem=problem_text(err))
+    return redirect(request, sess, f"/web/policies/{out.version}")
+
+
+def _matrix(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Transition list -> table: sorted from / to labels and counts."""
+    froms = sorted({r["from"] for r in rows})
+    tos = sorted({r["to"] for r in rows})
+    cells = {(r["from"], r["to"]): r["count"] for r in rows}
+    return {"froms": froms, "tos": tos, "cells": cells}
+
+
+@router.get("/policies/{version}")
+def version_page(request: Request, version: str) -> Response:
+    """A version: its files, the impact preview (tables + charts), activate / roll back."""
+    sess, p = user(request, *OWNER)
+    with state(request).sessions() as db:
+        row = db.get(PolicyVersion, version)
+        if row is None:
+            return render(request, sess, "message.html", 404, message="Not found")
+        impact = policy_api.impact(version=version, db=db, _=p)
+    matrices = {k: _matrix(v) for k, v in impact["transitions"].items()}
+    moved = {
+        k: sum(r["count"] for r in v if r["from"] != r["to"])
+        for k, v in impact["transitions"].items()
+    }
+    to_counts: dict[str, list[tuple[str, float]]] = {}
+    for key, rows in impact["transitions"].items():
+        totals: dict[str, float] = {}
+        for r in rows:
+            totals[r["to"]] = totals.get(r["to"], 0) + r["count"]
+        to_counts[key] = sorted(totals.items())
+    chart = {k: charts.bars(k, v) for k, v in to_counts.items()}
+    procs = [(f"+ {k}", float(v)) for k, v in impact["processes_start"].items()]
+    procs += [(f"− {k}", float(v)) for k, v in impact["processes_stop"].items()]
+    return render(
+        request,
+        sess,
+        "policy_version.html",
+        row=row,
+        impact=impact,
+        matrices=matrices,
+        moved=moved,
+        chart=chart,
+        process_chart=charts.bars("processes", procs),
+    )
+
+
+@router.post("/policies/{version}/activate")
+async def activate(request: Request, version: str) -> Response:
+    """Make the version active (the API's activate)."""
+    sess, p = user(request, *OWNER)
+    await checked_fields(request, sess)
+    try:
+        with state(request).sessions() as db:
+            policy_api.activate(version=version, request=request, db=db, principal=p)
+        sess.flash(f"Activated {version}")
+    except ApiError as err:
+        sess.flash(problem_text(err))
+    return redirect(request, sess, f"/web/policies/{version}")
+
+
+@router.post("/policies/rollback")
+async def rollback(request: Request) -> Response:
+    """Re-activate the previous version (the API's rollback)."""
+    sess, p = user(request, *OWNER)
+    await checked_fields(request, sess)
+    try:
+        with state(request).sessions() as db:
+            out = policy_api.rollback(db=db, principal=p)
+        sess.flash(f"Rolled back to {out.version}")
+    except ApiError as err:
+        sess.flash(problem_text(err))
+    return redirect(request, sess, "/web/policies")

@@ -1,0 +1,127 @@
+"""The supervisor's page: approvals, overdue tasks (reassign), SLA breaches, cancel a process.
+
+Reassign and cancel call the API's route functions, so the checks, the Temporal signal and
+the audit entries are exactly the API's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from pydantic import ValidationError
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from api.deps import state
+from api.errors import ApiError
+from api.routes import tasks as task_api
+from api.routes import workflows as workflow_api
+from api.routes.audit import entry_json
+from api.web.common import checked_fields, problem_text, redirect, render, user
+from store.credentials import ROLES
+from store.models import AuditEntry
+
+router = APIRouter()
+BREACH_ACTIONS = ("task.escalated",)  # plus any action naming an SLA breach
+
+
+def _breaches(db: Session, limit: int = 50) -> list[dict[str, Any]]:
+    q = (
+        select(AuditEntry)
+        .where(
+            or_(
+                AuditEntry.action.in_(BREACH_ACTIONS),
+                AuditEntry.action.contains("sla_breach"),
+                AuditEntry.action.contains("escalat"),
+            )
+        )
+        .order_by(AuditEntry.seq.desc())
+        .limit(limit)
+    )
+    return [entry_json(e) for e in db.scalars(q)]
+
+
+@router.get("/supervisor")
+def supervisor(request: Request) -> Response:
+    """Everything a supervisor acts on, one page."""
+    sess, p = user(request, "supervisor")
+    with state(request).sessions() as db:
+        found = task_api.list_tasks(
+            db=db,
+            principal=p,
+            status=None,
+            kind=None,
+            customer_id=None,
+            workflow_id=None,
+            limit=500,
+            offset=0,
+        )
+        breaches = _breaches(db)
+    approvals = [t for t in found if t.queue == "supervisor" or t.assignee == p.name]
+    overdue = [t for t in found if t.overdue]
+    people = sorted({q.name for q in state(request).credentials.principals()})
+    queues = [r for r in ROLES if r in task_api.WORKERS]
+    return render(
+        request,
+        sess,
+        "supervisor.html",
+        approvals=approvals,
+        overdue=overdue,
+        breaches=breaches,
+        people=people,
+        queues=queues,
+    )
+
+
+@router.post("/supervisor/reassign")
+async def reassign(request: Request) -> Response:
+    """Move a task to a person or back to a queue (reason required, audited)."""
+    sess, p = user(request, "supervisor")
+    form = await checked_fields(request, sess)
+    try:
+        body = task_api.ReassignIn(
+            assignee=form.get("assignee") or None,
+            queue=form.get("queue") or None,
+            reason=form.get("reason", "").strip(),
+        )
+        with state(request).sessions() as db:
+            task_api.reassign(
+                task_id=form.get("task_id", ""),
+                body=body,
+                request=request,
+                app=state(request),
+                db=db,
+                principal=p,
+            )
+        sess.flash("Task reassigned.")
+    except ValidationError:
+        sess.flash("Reason: at least 3 characters.")
+    except ApiError as err:
+        detail = "; ".join(str(e.get("message")) for e in err.errors)
+        sess.flash(problem_text(err) + (f" ({detail})" if detail else ""))
+    return redirect(request, sess, "/web/supervisor")
+
+
+@router.post("/supervisor/cancel")
+async def cancel(request: Request) -> Response:
+    """Cancel a process with a reason (the API's cancel: a signal plus an audit entry)."""
+    sess, p = user(request, "supervisor")
+    form = await checked_fields(request, sess)
+    try:
+        body = workflow_api.CancelIn(reason=form.get("reason", "").strip())
+        with state(request).sessions() as db:
+            await workflow_api.cancel(
+                workflow_id=form.get("workflow_id", "").strip(),
+                body=body,
+                request=request,
+                app=state(request),
+                db=db,
+                principal=p,
+            )
+        sess.flash("Cancellation requested.")
+    except ValidationError:
+        sess.flash("Reason: at least 3 characters.")
+    except ApiError as err:
+        sess.flash(problem_text(err))
+    return redirect(request, sess, "/web/supervisor")

@@ -1,0 +1,261 @@
+"""Sign-in, the inbox (phone first) and the task page with its schema-generated form.
+
+The inbox and the task page call the API's own task functions (`api.routes.tasks`), so the
+visibility rule (an inspector never sees another inspector's task), the completion through
+the Temporal Update (task id = update id) and the audit entries are the API's, unchanged.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import select
+from temporalio.common import SearchAttributeKey
+
+from activities import customers as customer_store
+from api.deps import state
+from api.errors import ApiError
+from api.routes import tasks as task_api
+from api.schemas import TaskCompleteIn, TaskOut
+from api.web import forms, session
+from api.web.common import checked_fields, problem_text, redirect, render, user
+from store.models import Assignment, Customer, Task
+from workflows.payloads import SA_STAGE
+from workflows.task_kinds import schema_for
+
+router = APIRouter()
+STAGE = SearchAttributeKey.for_keyword(SA_STAGE)
+
+
+def _safe_next(target: str | None) -> str:
+    """Only local paths (no open redirect to another site)."""
+    if (
+        not target
+        or not target.startswith("/")
+        or target.startswith("//")
+        or urlsplit(target).netloc
+    ):
+        return "/web/"
+    return target
+
+
+@router.get("/")
+def home(request: Request) -> Response:
+    """The first page a role needs."""
+    sess, p = user(request)
+    if p.has("agent", "inspector", "supervisor"):
+        target = "/web/inbox"
+    elif p.has("policy_owner"):
+        target = "/web/policies"
+    else:
+        target = "/web/audit"
+    return redirect(request, sess, target)
+
+
+@router.get("/signin")
+def signin_page(request: Request, next: str = "/web/") -> Response:
+    """The sign-in form (token, optionally the principal's name)."""
+    sess = session.load(request)
+    return render(request, sess, "signin.html", next=_safe_next(next), error=None)
+
+
+@router.post("/signin")
+async def signin(request: Request) -> Response:
+    """Check the token against the credential store and bind the session to its principal."""
+    sess = session.load(request)
+    form = await checked_fields(request, sess)
+    token = form.get("token", "").strip()
+    name = form.get("principal", "").strip()
+    principal = state(request).credentials.authenticate(token) if token else None
+    target = _safe_next(form.get("next"))
+    if principal is None or (name and name != principal.name):
+        error = "Unknown token, or it does not belong to that principal."
+        return render(request, sess, "signin.html", 401, next=target, error=error)
+    sess.sign_in(principal)
+    return redirect(request, sess, target)
+
+
+@router.post("/signout")
+async def signout(request: Request) -> Response:
+    """Forget the principal (CSRF-checked so another site cannot sign you out)."""
+    sess = session.load(request)
+    await checked_fields(request, sess)
+    sess.sign_out()
+    return redirect(request, sess, "/web/signin")
+
+
+@router.get("/inbox")
+def inbox(request: Request) -> Response:
+    """My tasks and my role queues, overdue first (the API's list and its visibility)."""
+    sess, p = user(request, *task_api.WORKERS)
+    with state(request).sessions() as db:
+        found = task_api.list_tasks(
+            db=db,
+            principal=p,
+            status=None,
+            kind=None,
+            customer_id=None,
+            workflow_id=None,
+            limit=200,
+            offset=0,
+        )
+    mine = [t for t in found if t.assignee == p.name]
+    queues = [t for t in found if t.assignee != p.name]
+    return render(request, sess, "inbox.html", mine=mine, queues=queues)
+
+
+def _customer(db: Any, customer_id: str) -> dict[str, Any]:
+    row = db.get(Customer, customer_id)
+    assignment = db.get(Assignment, customer_id)
+    return {
+        "record": customer_store.record_of(row) if row else None,
+        "assignment": customer_store.assignment_json(assignment) if assignment else None,
+    }
+
+
+async def _stage(request: Request, workflow_id: str) -> tuple[str, str]:
+    """The workflow's status and Stage search attribute (blank when Temporal is away)."""
+    try:
+        desc = await state(request).temporal.get_workflow_handle(workflow_id).describe()
+    except Exception:  # the page still works without it
+        return "", ""
+    status = desc.status.name if desc.status else ""
+    return status, desc.typed_search_attributes.get(STAGE) or ""
+
+
+def _open_tasks_of(db: Any, workflow_id: str, except_id: str) -> list[Task]:
+    q = select(Task).where(Task.workflow_id == workflow_id, Task.status.in_(["open", "claimed"]))
+    return [t for t in db.scalars(q.order_by(Task.due_at)) if t.task_id != except_id]
+
+
+async def _task_page(
+    request: Request,
+    task_id: str,
+    status_code: int = 200,
+    values: dict[str, Any] | None = None,
+    errors: dict[str, list[str]] | None = None,
+    rows: dict[str, int] | None = None,
+    problem: str | None = None,
+) -> Response:
+    sess, p = user(request, *task_api.WORKERS)
+    with state(request).sessions() as db:
+        try:
+            task = task_api.get_task(task_id=task_id, db=db, principal=p)
+        except ApiError as err:
+            return render(request, sess, "message.html", err.status, message=problem_text(err))
+        customer = _customer(db, task.customer_id)
+        following = [
+            task_api.task_out(t)
+            for t in _open_tasks_of(db, task.workflow_id, task_id)
+            if task_api.may_act(p, t)
+        ]
+    wf_status, stage = await _stage(request, task.workflow_id)
+    schema = schema_for(task.kind)
+    tree = forms.fields(schema, values or task.result or {}, errors, task.context, rows)
+    errors = errors or {}
+    loose = [m for path, msgs in errors.items() if path not in forms.placed(tree) for m in msgs]
+    return render(
+        request,
+        sess,
+        "task.html",
+        status_code,
+        task=task,
+        customer=customer,
+        tree=tree,
+        loose=loose,
+        problem=problem,
+        has_errors=bool(errors),
+        wf_status=wf_status,
+        stage=stage,
+        following=following,
+        editable=task.status in ("open", "claimed"),
+    )
+
+
+@router.get("/tasks/{task_id}")
+async def task_page(request: Request, task_id: str) -> Response:
+    """Customer summary, process step and the completion form."""
+    return await _task_page(request, task_id)
+
+
+@router.post("/tasks/{task_id}/claim")
+async def claim(request: Request, task_id: str) -> Response:
+    """Take a queue task (the API's claim)."""
+    sess, p = user(request, *task_api.WORKERS)
+    await checked_fields(request, sess)
+    with state(request).sessions() as db:
+        try:
+            task_api.claim(task_id=task_id, request=request, db=db, principal=p)
+        except ApiError as err:
+            sess.flash(problem_text(err))
+    return redirect(request, sess, f"/web/tasks/{task_id}")
+
+
+@router.post("/tasks/{task_id}")
+async def complete(request: Request, task_id: str) -> Response:
+    """Complete through the API's function; schema errors come back beside their fields."""
+    sess, p = user(request, *task_api.WORKERS)
+    form = await checked_fields(request, sess)
+    with state(request).sessions() as db:
+        row = db.get(Task, task_id)
+        kind = row.kind if row else ""
+    if not kind:
+        return await _task_page(request, task_id)
+    schema = schema_for(kind)
+    result = forms.parse(schema, form)
+    rows = forms.row_counts(form)
+    action = form.get("_action", "")
+    if action.startswith("add:"):
+        path = action.removeprefix("add:")
+        rows[path] = rows.get(path, 1) + 1
+        return await _task_page(request, task_id, values=result, rows=rows)
+    try:
+        with state(request).sessions() as db:
+            out = await task_api.complete(
+                task_id=task_id,
+                body=TaskCompleteIn(result=result),
+                request=request,
+                app=state(request),
+                db=db,
+                principal=p,
+            )
+    except ApiError as err:
+        if err.status == 422:
+            return await _task_page(
+                request, task_id, 422, result, forms.error_map(err.errors), rows
+            )
+        return await _task_page(request, task_id, err.status, result, None, rows, problem_text(err))
+    sess.data["done"] = {"task": task_id, "stage": out.workflow_stage}
+    return redirect(request, sess, f"/web/tasks/{task_id}/done")
+
+
+@router.get("/tasks/{task_id}/done")
+async def done(request: Request, task_id: str) -> Response:
+    """What happens next: the workflow's stage and the process's next tasks."""
+    sess, p = user(request, *task_api.WORKERS)
+    info = sess.data.pop("done", None)
+    returned = info.get("stage", "") if isinstance(info, dict) else ""
+    with state(request).sessions() as db:
+        row = db.get(Task, task_id)
+        if row is None or not (task_api.may_act(p, row) or row.completed_by == p.name):
+            return render(request, sess, "message.html", 404, message="Not found")
+        task: TaskOut = task_api.task_out(row)
+        # tasks I may not act on are listed by title and queue only (no details, no link)
+        following = [
+            (task_api.task_out(t), task_api.may_act(p, t))
+            for t in _open_tasks_of(db, row.workflow_id, task_id)
+        ]
+    wf_status, stage = await _stage(request, task.workflow_id)
+    return render(
+        request,
+        sess,
+        "done.html",
+        task=task,
+        returned_stage=returned,
+        stage=stage,
+        wf_status=wf_status,
+        following=following,
+        me=p,
+    )
