@@ -13,7 +13,7 @@ from typing import Any
 from rules.abc import abc_class_for_rank, rank_population
 from rules.assignment import Assignment, resolve_strategy, resolve_with_sources
 from rules.conditions import Cond, Leaf, eval_derived, evaluate, fields_of
-from rules.model import Bundle, Rule
+from rules.model import Bundle, Rule, Strategy
 from rules.record import is_number
 
 Getter = Callable[[str], Any]
@@ -138,6 +138,26 @@ def _explain_rule(
         out["holds"] = evaluate(cond, get)
         out["values"] = {f: get(f) for f in fields_of(cond)}
         out["source"] = f"{source.file}:{source.line}: {source.path}"
+        derived = _derived_used(bundle, fields_of(cond), get)
+        if derived:
+            out["derived"] = derived
+    return out
+
+
+def _derived_used(bundle: Bundle, names: list[str], get: Getter) -> dict[str, Any]:
+    """Formula and operand values of every derived field read (directly or indirectly)."""
+    by_name = {d.name: d for d in bundle.derived}
+    out: dict[str, Any] = {}
+    todo = [n for n in names if n in by_name]
+    while todo:
+        name = todo.pop(0)
+        if name in out:
+            continue
+        d = by_name[name]
+        operands = [a for a in d.args if isinstance(a, str)]
+        out[name] = {"formula": {d.func: list(d.args)}, "value": get(name),
+                     "operands": {a: get(a) for a in operands}}  # fmt: skip
+        todo += [a for a in operands if a in by_name]
     return out
 
 
@@ -195,6 +215,7 @@ def explain(
         bundle, seg.category, abc_class, seg.tags, seg.points_tier
     )
     params = bundle.parameters
+    strategies = {s.id: s for s in bundle.strategies}
     return {
         "customer_id": record["customer_id"],
         "policy_version": bundle.version,
@@ -210,11 +231,23 @@ def explain(
                     for s in sources[name]
                 ],
                 "combine": params[name].combine,
+                "from": [_strategy_source(strategies, s, name) for s in sources[name]],
                 "policy_version": bundle.version,
             }
             for name, value in actions.items()
         },
     }
+
+
+def _strategy_source(strategies: dict[str, Strategy], sid: str, param: str) -> dict[str, Any]:
+    """Which segment selector gave which value for one action parameter."""
+    if sid == "default":
+        return {"rule": "parameters.default", "param": param}
+    s = strategies[sid]
+    selector: Any = True if s.dimension == "all" else sorted(s.values)
+    return {"rule": f"strategies.{sid}", "applies_to": {s.dimension: selector},
+            "value": s.actions[param], "source": f"{s.source.file}:{s.source.line}: "
+            f"{s.source.path}"}  # fmt: skip
 
 
 __all__ = ["Leaf", "abc_classes", "assign", "explain", "segment_population", "segment_record"]

@@ -3,6 +3,7 @@ through durable-rules event rules."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -10,7 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import rules
+from rules import reference
 from rules.points import reference_award
+from tests.rules.conftest import POLICIES
 
 
 def test_explanation_names_rules_conditions_values_version(bundle: rules.Bundle) -> None:
@@ -32,10 +35,27 @@ def test_explanation_names_rules_conditions_values_version(bundle: rules.Bundle)
     assert arrears["condition"]["any"][1] == {"field": "overdue_days", "op": "gt", "value": 60}
     silent = exp["tags"]["channel_silent"]
     assert silent["value"] is True and silent["values"] == {"interactions_12m": 0}
+    assert silent["derived"] == {
+        "interactions_12m": {
+            "formula": {"sum": ["online_interactions_12m", "offline_interactions_12m"]},
+            "value": 0,
+            "operands": {"online_interactions_12m": 0, "offline_interactions_12m": 0},
+        }
+    }
+    active = exp["tags"]["channel_active"]
+    assert active["values"] == {"online_interactions_12m": 0, "online_share_12m": None}
+    assert set(active["derived"]) == {"online_share_12m", "interactions_12m"}
     assert exp["points_tier"]["value"] == "standard" and exp["points_tier"]["rule"] == "default"
     sla = exp["actions"]["response_sla_hours"]
     assert sla["value"] == 24 and sla["combine"] == "min"
     assert sla["rules"] == ["strategies.key_account_large"]
+    assert exp["actions"]["visit_every"]["from"][1] == {
+        "rule": "strategies.proactive_b",
+        "applies_to": {"abc_class": ["B"]},
+        "value": "P6M",
+        "source": f"{POLICIES}/strategies.yaml:158: strategies[3]",
+    }
+    assert exp["actions"]["closure_inspection_required"]["rules"] == ["parameters.default"]
     assert exp["actions"]["visit_every"]["rules"] == [
         "strategies.key_account_large", "strategies.proactive_b",
     ]  # fmt: skip
@@ -99,3 +119,21 @@ def test_event_rules_match_reference(
 ) -> None:
     event = {"type": "payment", "customer_id": "c9", "amount": amount, "channel": channel}
     assert engine.accrue_points(event) == reference_award(bundle, event)
+
+
+def test_engine_is_thread_safe(bundle: rules.Bundle, engine: rules.Engine) -> None:
+    recs = [
+        rules.validate_record({"customer_id": f"t{i}", "overdue_days": i, "open_hazards": i % 2,
+                               "capacity_kva": 300 + i % 30, "points_12m": i * 100})
+        for i in range(120)
+    ]  # fmt: skip
+    expected = {r["customer_id"]: reference.assign(bundle, r, "ABC"[i % 3])
+                for i, r in enumerate(recs)}  # fmt: skip
+
+    def work(chunk: int) -> list[rules.Assignment]:
+        return [engine.assign(r, "ABC"[i % 3]) for i, r in enumerate(recs) if i % 8 == chunk]
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = [a for batch in pool.map(work, range(8)) for a in batch]
+    assert len(results) == len(recs)
+    assert all(a == expected[a.customer_id] for a in results)
