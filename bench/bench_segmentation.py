@@ -215,7 +215,7 @@ def naive_durable(bundle: rules.Bundle, sample: list[dict[str, Any]], classes: A
         cat = reference.category_of(bundle, rec)[0]
         get = reference.field_getter(bundle, rec, category=cat,
                                      abc_class=classes[rec["customer_id"]][0])  # fmt: skip
-        fact = {**fact_for(fields, get, bundle.catalogue), "id": rec["customer_id"], "sid": "1"}
+        fact = {**fact_for(fields, get), "id": rec["customer_id"], "sid": "1"}
         fired.clear()
         with contextlib.suppress(durable_engine.MessageNotHandledException):
             host.assert_fact("bench_naive", fact)

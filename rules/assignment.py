@@ -8,6 +8,7 @@ Cached dicts are shared; treat them as read-only.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -68,11 +69,18 @@ def combine(param: Parameter, values: list[Any]) -> Any:
     return min(values, key=key) if how == "min" else max(values, key=key)
 
 
-@lru_cache(maxsize=65536)
 def resolve_strategy(
+    bundle: Bundle, category: str, abc_class: str, tags: Iterable[str], points_tier: str
+) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """(actions, processes) for a segment combination, computed once per combination."""
+    key = tags if isinstance(tags, tuple) else tuple(sorted(tags))
+    return _resolve(bundle, category, abc_class, key, points_tier)
+
+
+@lru_cache(maxsize=65536)
+def _resolve(
     bundle: Bundle, category: str, abc_class: str, tags: tuple[str, ...], points_tier: str
 ) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
-    """(actions, processes) for a segment combination; ``tags`` must be a sorted tuple."""
     actions, _ = resolve_with_sources(bundle, category, abc_class, tags, points_tier)
     processes: dict[str, dict[str, Any]] = {}
     for link in bundle.process_links:

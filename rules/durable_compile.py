@@ -9,10 +9,11 @@ rule is guarded by the ``id`` field's existence so it never matches the engine's
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from functools import cache
 from typing import Any, Final
 
-from rules.conditions import All, AnyOf, Cond, FieldSpec, Leaf, Not
+from rules.conditions import All, Cond, Leaf, Not
 
 _OPS: Final = {"ne": "$neq", "gt": "$gt", "gte": "$gte", "lt": "$lt", "lte": "$lte"}
 _INVERSE: Final = {
@@ -108,7 +109,7 @@ def dumps(message: dict[str, Any]) -> str:
     return "{" + ",".join(parts) + "}"
 
 
-def fact_for(fields: list[str], get: Any, catalogue: dict[str, FieldSpec]) -> dict[str, Any]:
+def fact_for(fields: list[str], get: Callable[[str], Any]) -> dict[str, Any]:
     """Flattened fact with a presence flag per field (absent values are left out)."""
     fact: dict[str, Any] = {}
     for name in fields:
@@ -117,6 +118,3 @@ def fact_for(fields: list[str], get: Any, catalogue: dict[str, FieldSpec]) -> di
         if value is not None:
             fact[fact_key(name)] = value
     return fact
-
-
-__all__ = ["AnyOf", "compile_cond", "fact_for", "guarded"]

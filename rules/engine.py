@@ -152,12 +152,12 @@ class Engine:
                 category = rec["category"]
             else:
                 get = field_getter(bundle, rec)
-                fact = fact_for(self._cat_fields, get, bundle.catalogue)
+                fact = fact_for(self._cat_fields, get)
                 fired = self._run_fact("cat", {**fact, "id": cid, "sid": sid})
                 first = next((r for r in self._cat_order if f"c:{r}" in fired), None)
                 category = self._labels[f"c:{first}"] if first else bundle.category_default
             get = field_getter(bundle, rec, category=category, abc_class=abc_class)
-            fact = fact_for(self._seg_fields, get, bundle.catalogue)
+            fact = fact_for(self._seg_fields, get)
             fired = self._run_fact("seg", {**fact, "id": cid, "sid": sid})
         tags = tuple(sorted(t.id for t in bundle.tags if f"t:{t.id}" in fired))
         tier = next((t.label for t in bundle.tiers if f"p:{t.id}" in fired), bundle.tier_default)

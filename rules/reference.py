@@ -12,7 +12,7 @@ from typing import Any
 
 from rules.abc import abc_class_for_rank, rank_population
 from rules.assignment import Assignment, resolve_strategy, resolve_with_sources
-from rules.conditions import Cond, Leaf, eval_derived, evaluate, fields_of
+from rules.conditions import Cond, eval_derived, evaluate, fields_of
 from rules.model import Bundle, Rule, Strategy
 from rules.record import is_number
 
@@ -248,6 +248,3 @@ def _strategy_source(strategies: dict[str, Strategy], sid: str, param: str) -> d
     return {"rule": f"strategies.{sid}", "applies_to": {s.dimension: selector},
             "value": s.actions[param], "source": f"{s.source.file}:{s.source.line}: "
             f"{s.source.path}"}  # fmt: skip
-
-
-__all__ = ["Leaf", "abc_classes", "assign", "explain", "segment_population", "segment_record"]

@@ -18,7 +18,6 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from rules.abc import cut_counts
 from rules.assignment import Assignment, resolve_strategy
 from rules.conditions import All, Cond, Leaf, Not, fields_of
 from rules.model import Bundle, Rule
@@ -242,6 +241,3 @@ def assignments(bundle: Bundle, rows: Iterable[Any]) -> Iterator[Assignment]:
             processes,
             bundle.version,
         )
-
-
-__all__ = ["ByteOrder", "assignments", "cut_counts", "population_select", "tags_of"]

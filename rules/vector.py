@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from rules.assignment import Assignment, resolve_strategy
-from rules.conditions import All, Cond, Leaf, Not, fields_of
+from rules.conditions import All, Cond, Leaf, Not
 from rules.model import Bundle, Rule
 from rules.record import is_number, validate_record
 
@@ -219,6 +219,3 @@ def segment_population(
         c = combos[k]
         out.append(Assignment(rec["customer_id"], c[0], c[1], c[2], c[3], c[4], c[5], version))
     return out
-
-
-__all__ = ["Columns", "evaluate_vec", "fields_of", "segment_population"]
