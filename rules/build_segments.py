@@ -23,7 +23,6 @@ from rules.record import ABC_CLASSES, CATEGORIES, CONTACT_FIELDS, ENUMS, RECORD_
 from rules.yamlpos import Document, Path, dotted
 
 _KIND = {"str": "str", "int": "number", "number": "number", "bool": "bool", "optional_bool": "bool"}
-_NOT_NULL = {"customer_id"}
 _ATTR_KIND = {"number": "number", "string": "str", "boolean": "bool"}
 
 
@@ -33,12 +32,9 @@ def record_catalogue() -> dict[str, FieldSpec]:
     for name, kind in RECORD_FIELDS.items():
         if kind == "object" or name == "category":
             continue  # the record's category is only an input; `category` means the result
-        nullable = kind in ("str", "optional_bool") and name not in _NOT_NULL
-        if kind == "number" and name not in ("arrears_amount", "outage_minutes_12m"):
-            nullable = True
-        out[name] = FieldSpec(name, _KIND[kind], nullable, ENUMS.get(name))
+        out[name] = FieldSpec(name, _KIND[kind], ENUMS.get(name))
     for name, kind in CONTACT_FIELDS.items():
-        out[f"contacts.{name}"] = FieldSpec(f"contacts.{name}", _KIND[kind], True)
+        out[f"contacts.{name}"] = FieldSpec(f"contacts.{name}", _KIND[kind])
     return out
 
 
@@ -65,19 +61,19 @@ def build_segments(doc: Document, issues: list[PolicyIssue]) -> Segments:
     for name, spec in (attrs if isinstance(attrs, dict) else {}).items():
         if isinstance(spec, dict) and spec.get("type") in _ATTR_KIND:
             key = f"attributes.{name}"
-            catalogue[key] = FieldSpec(key, _ATTR_KIND[spec["type"]], True)
+            catalogue[key] = FieldSpec(key, _ATTR_KIND[spec["type"]])
     derived = _derived(doc, data.get("derived"), catalogue, issues)
     raw_derived = data.get("derived")
     for name in raw_derived if isinstance(raw_derived, dict) else {}:
         # every declared name, even one in a cycle, so conditions do not cascade errors
-        catalogue.setdefault(name, FieldSpec(name, "number", True))
+        catalogue.setdefault(name, FieldSpec(name, "number"))
     base = ConditionChecker(doc, catalogue, issues)
     category_rules, category_default = _first_match(
         doc, data.get("category"), ("category",), "category", base
     )
     full = dict(catalogue)
-    full["category"] = FieldSpec("category", "str", False, CATEGORIES)
-    full["abc_class"] = FieldSpec("abc_class", "str", False, ABC_CLASSES)
+    full["category"] = FieldSpec("category", "str", CATEGORIES)
+    full["abc_class"] = FieldSpec("abc_class", "str", ABC_CLASSES)
     checker = ConditionChecker(doc, full, issues)
     tags: list[Rule] = []
     raw_tags = data.get("tags")

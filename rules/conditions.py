@@ -17,7 +17,6 @@ from rules.record import is_number
 from rules.yamlpos import Document, Path
 
 OPS: Final = ("eq", "ne", "gt", "gte", "lt", "lte", "in", "not_in", "exists", "missing")
-ORDER_OPS: Final = frozenset({"gt", "gte", "lt", "lte"})
 KIND_OPS: Final[dict[str, frozenset[str]]] = {
     "number": frozenset(OPS),
     "str": frozenset({"eq", "ne", "in", "not_in", "exists", "missing"}),
@@ -28,11 +27,13 @@ DERIVED_FUNCS: Final = ("sum", "difference", "product", "ratio", "min", "max")
 
 @dataclass(frozen=True)
 class FieldSpec:
-    """A name conditions may read: its kind, whether it can be absent, allowed values."""
+    """A name conditions may read: its kind and, for closed lists, the allowed values.
+
+    Any field may be absent (unknown) at evaluation time; the back ends treat all alike.
+    """
 
     name: str
     kind: str  # number | str | bool
-    nullable: bool
     enum: tuple[str, ...] | None = None
 
 

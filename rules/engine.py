@@ -85,7 +85,7 @@ class Engine:
 
     def _rule(self, name: str, key: str, body: dict[str, Any]) -> dict[str, Any]:
         self._keys[name] = key
-        # the action never runs: fired rules are read from the engine's result (see _drain)
+        # the action never runs: fired rules are read from the engine's action queue (see _call)
         return {"all": [{"m": guarded(body)}], "run": _never}
 
     def _ruleset(self, prefix: str, rules: tuple[Rule, ...]) -> dict[str, Any]:
