@@ -37,8 +37,15 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/audit/verify"): READ_ALL,
     ("GET", "/v1/audit/export"): READ_ALL,
 }
-SAMPLE = {"customer_id": "NOPE", "task_id": "tk_missing", "workflow_id": "callback:NOPE",
-          "version": "sha256:missing", "run_id": "missing", "kind": "closure", "name": "leave"}
+SAMPLE = {
+    "customer_id": "NOPE",
+    "task_id": "tk_missing",
+    "workflow_id": "callback:NOPE",
+    "version": "sha256:missing",
+    "run_id": "missing",
+    "kind": "closure",
+    "name": "leave",
+}
 
 
 def _routes(stack: Stack) -> list[tuple[str, str]]:

@@ -30,8 +30,9 @@ def served(
     with db.session_factory(db.make_engine(store_url)).begin() as s:
         policy_store.activate_directory(s, cfg.policies_dir, "test")
     port = devstack.free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(cfg), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(cfg), host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     devstack.wait_port("127.0.0.1", port, 30)
