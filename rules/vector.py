@@ -197,25 +197,21 @@ def segment_population(
     cols.set("abc_class", abc)
     tag_masks = [evaluate_vec(t.when, cols) for t in bundle.tags]
     tier = _first_match(bundle.tiers, bundle.tier_default, cols)
-    names = bundle.tag_names
-    bits = np.zeros(len(recs), dtype=np.int64)
-    for i, mask in enumerate(tag_masks):
-        bits |= mask.astype(np.int64) << i
-    keys = np.char.add(
-        np.char.add(category.astype(str), abc.astype(str)),
-        np.char.add(tier.astype(str), bits.astype(str)),
-    )
-    _uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    # one row per customer of small integer codes; unique rows = segment combinations
+    columns = [np.unique(v.astype(str), return_inverse=True)[1].reshape(-1)
+               for v in (category, abc, tier)]  # fmt: skip
+    matrix = np.column_stack([*columns, *tag_masks]).astype(np.int64)
+    _, first, inverse = np.unique(matrix, axis=0, return_index=True, return_inverse=True)
     combos = []
-    for idx in first:
-        tags = tuple(sorted(n for i, n in enumerate(names) if bits[idx] >> i & 1))
-        actions, processes = resolve_strategy(
-            bundle, str(category[idx]), str(abc[idx]), tags, str(tier[idx])
-        )
-        combos.append((str(category[idx]), str(abc[idx]), tags, str(tier[idx]), actions, processes))
+    for idx in first.tolist():
+        tags = tuple(sorted(t.id for t, mask in zip(bundle.tags, tag_masks, strict=True)
+                            if mask[idx]))  # fmt: skip
+        cat, cls, tr = str(category[idx]), str(abc[idx]), str(tier[idx])
+        actions, processes = resolve_strategy(bundle, cat, cls, tags, tr)
+        combos.append((cat, cls, tags, tr, actions, processes))
     version = bundle.version
     out = []
-    for rec, k in zip(recs, inverse.tolist(), strict=True):
+    for rec, k in zip(recs, inverse.reshape(-1).tolist(), strict=True):
         c = combos[k]
         out.append(Assignment(rec["customer_id"], c[0], c[1], c[2], c[3], c[4], c[5], version))
     return out
