@@ -3,6 +3,7 @@ gives exactly the reference evaluator's assignment, customer by customer."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -14,6 +15,8 @@ from rules.loader import FILES
 from tests.rules.backends import all_backends
 from tests.rules.conftest import POLICIES
 
+# quotes, a backslash and non-ASCII text must survive every back end's encoding
+SPECIAL = 'q"\\中'
 INTS = [0, 1, 2, 3, 5, 6, 7, 59, 60, 61, 999, 1000, 4999, 5000, 19999, 20000, 2**53 - 1]
 # 1e-05, 1e16 and 5e-324 are written by json.dumps in forms durable-rules cannot parse
 NUMBERS = [0, 0.5, 10, 314.9, 315, 315.0001, 1000, 1e6, 1e-05, 1e16, 5e-324, 1.5e300]
@@ -47,7 +50,7 @@ def record(draw: st.DrawFn, cid: str) -> dict[str, Any]:
         "sms_opt_in": st.booleans(), "phone": st.sampled_from(["1", "2"])})))  # fmt: skip
     raw["attributes"] = draw(_maybe(st.fixed_dictionaries({}, optional={
         "score": st.sampled_from([0, 5, 5.5, 9]),
-        "segment_hint": st.sampled_from(["x", "y"])})))  # fmt: skip
+        "segment_hint": st.sampled_from(["x", "y", SPECIAL])})))  # fmt: skip
     return rules.validate_record({k: v for k, v in raw.items() if v is not None})
 
 
@@ -101,7 +104,9 @@ EXTRA_TAGS = """
           - {field: category, op: not_in, value: [other]}
   op_bool_ne:
     when: {field: backup_power_compliant, op: ne, value: true}
-"""
+  op_special_string:
+    when: {field: attributes.segment_hint, op: in, value: [SPECIAL_YAML, "y"]}
+""".replace("SPECIAL_YAML", json.dumps(SPECIAL, ensure_ascii=False))
 
 
 def _variant_texts() -> dict[str, str]:
