@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,19 +22,31 @@ from temporalio.common import (
 from temporalio.service import RPCError
 
 from workflows.payloads import SA_CUSTOMER, SA_KIND, CallbackInput, LeaveSignal
+from workflows.process_payloads import VisitInput
 
 log = logging.getLogger(__name__)
 
-# Processes that a segment's strategy starts and stops. Event-driven ones (arrears, hazard,
-# closure, service requests, outage notices) start from CRM events instead.
-SEGMENT_PROCESSES: dict[str, Any] = {
-    "callback": lambda cid: CallbackInput(customer_id=cid),
+
+@dataclass(frozen=True)
+class SegmentProcess:
+    """A process a segment's strategy starts and stops: its workflow type and input."""
+
+    workflow: str
+    make_input: Callable[[str], Any]
+
+
+# Processes that a segment's strategy starts and stops (strategy process name -> workflow).
+# Event-driven ones (arrears, hazard, closure, service requests, outage notices) start from
+# CRM events instead.
+SEGMENT_PROCESSES: dict[str, SegmentProcess] = {
+    "callback": SegmentProcess("callback", lambda cid: CallbackInput(customer_id=cid)),
+    "key_account_visit": SegmentProcess("visit", lambda cid: VisitInput(customer_id=cid)),
 }
 
 
 def workflow_id(process: str, customer_id: str) -> str:
-    """The business key of a segment-driven process."""
-    return f"{process}:{customer_id}"
+    """The business key of a segment-driven process (`callback:C1`, `visit:C1`)."""
+    return f"{SEGMENT_PROCESSES[process].workflow}:{customer_id}"
 
 
 @dataclass
@@ -62,16 +74,17 @@ def diff(
 
 async def start(client: Client, task_queue: str, process: str, customer_id: str) -> None:
     """Start (or keep) the process's workflow for the customer."""
+    spec = SEGMENT_PROCESSES[process]
     await client.start_workflow(
-        process,
-        SEGMENT_PROCESSES[process](customer_id),
+        spec.workflow,
+        spec.make_input(customer_id),
         id=workflow_id(process, customer_id),
         task_queue=task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
         search_attributes=TypedSearchAttributes(
             [
                 SearchAttributePair(SearchAttributeKey.for_keyword(SA_CUSTOMER), customer_id),
-                SearchAttributePair(SearchAttributeKey.for_keyword(SA_KIND), process),
+                SearchAttributePair(SearchAttributeKey.for_keyword(SA_KIND), spec.workflow),
             ]
         ),
     )

@@ -38,7 +38,7 @@ async def test_customer_to_callback_task_to_history(stack: Stack) -> None:
     assignment = r.json()
     assert assignment["abc_class"] == "B" and "callback" in assignment["processes"]
 
-    tasks = await _wait_for_tasks(stack, "agent", customer_id="CB1")
+    tasks = await _wait_for_tasks(stack, "agent", customer_id="CB1", kind="callback_call")
     [task] = tasks
     assert task["kind"] == "callback_call" and task["workflow_id"] == "callback:CB1"
 
@@ -91,3 +91,27 @@ async def test_roles_are_enforced(stack: Stack) -> None:
     r = await stack.call("PUT", "/v1/customers/X1", "crm", json={"overdue_days": "50"})
     assert r.status_code == 422
     assert any(e["path"] == "overdue_days" for e in r.json()["errors"])
+
+
+async def test_key_account_gets_a_visit_work_order(stack: Stack) -> None:
+    r = await stack.call(
+        "PUT",
+        "/v1/customers/KA1",
+        "crm",
+        json={"important_registered": True, "annual_revenue": 9e6},
+    )
+    assert r.status_code == 200, r.text
+    assert "key_account_visit" in r.json()["processes"]
+    tasks = await _wait_for_tasks(stack, "agent", customer_id="KA1", kind="key_account_visit")
+    assert tasks[0]["workflow_id"] == "visit:KA1"
+    # leaving the segment stops the process: the open visit task is cancelled
+    await stack.call("PUT", "/v1/customers/BIG", "crm", json={"annual_revenue": 1e9})
+    r = await stack.call("PUT", "/v1/customers/KA1", "crm", json={"annual_revenue": 1.0})
+    assert r.json()["abc_class"] == "C"
+    assert "key_account_visit" not in r.json()["processes"]
+    for _ in range(100):
+        t = await stack.call("GET", f"/v1/tasks/{tasks[0]['task_id']}", "auditor")
+        if t.json()["status"] == "cancelled":
+            break
+        await asyncio.sleep(0.1)
+    assert t.json()["status"] == "cancelled"
