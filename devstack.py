@@ -129,21 +129,32 @@ def prepare(settings: Settings) -> tuple[dict[str, dict[str, str]], bool]:
     return demo, loaded
 
 
-async def start_processes(settings: Settings) -> int:
-    """Start (idempotently) every segment-driven process the stored assignments ask for."""
+async def start_processes(settings: Settings, demo: bool) -> int:
+    """Start (idempotently) every segment-driven process the stored assignments ask for and,
+    right after the demo population was loaded, its event-driven processes."""
     from temporalio.client import Client
 
-    from activities import processes
+    from activities import processes, workflow_starts
+    from activities.population import demo_processes
     from store.models import Assignment
 
     sessions = db.session_factory(db.make_engine(settings.store_url))
     with sessions() as s:
         rows = s.execute(select(Assignment.customer_id, Assignment.processes)).all()
+        events = demo_processes(s) if demo else []
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
     transitions = [processes.diff(cid, None, procs) for cid, procs in rows]
-    return await processes.apply(
+    count = await processes.apply(
         client, settings.task_queue, transitions, settings.start_concurrency
     )
+    gate = asyncio.Semaphore(settings.start_concurrency)
+
+    async def one(kind: str, inp: object) -> None:
+        async with gate:
+            await workflow_starts.start(client, settings.task_queue, kind, inp)
+
+    await asyncio.gather(*(one(kind, inp) for kind, inp in events))
+    return count + len(events)
 
 
 def banner(settings: Settings, demo: dict[str, dict[str, str]]) -> str:
@@ -213,7 +224,7 @@ def run(settings: Settings) -> int:
                 logs / "api.log",
             )
         )
-        started = asyncio.run(start_processes(settings))
+        started = asyncio.run(start_processes(settings, demo=loaded))
         wait_port(settings.api_host, settings.api_port, 60, children[-1])
         print(banner(settings, demo), flush=True)
         log.info(

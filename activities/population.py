@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -123,4 +124,47 @@ def demo_records(n: int, seed: int = 20261122) -> list[dict[str, Any]]:
         if kind == "important":
             rec["backup_power_compliant"] = rnd.random() < 0.7
         out.append(rules.validate_record(rec))
+    return out
+
+
+def demo_processes(session: Session, limit: int = 40) -> list[tuple[str, Any]]:
+    """Event-driven processes for the demo population, so every inbox has work at once:
+    arrears for overdue customers, hazard rectification for open hazards, a few closure
+    requests and one planned outage (what the CRM would send as events)."""
+    from workflows.process_payloads import (
+        ArrearsInput,
+        ClosureInput,
+        Hazard,
+        HazardInput,
+        OutageInput,
+    )
+
+    active = select(Customer).where(Customer.status == "active").order_by(Customer.customer_id)
+    overdue = session.scalars(active.where(Customer.overdue_days > 0).limit(limit)).all()
+    hazards = session.scalars(active.where(Customer.open_hazards > 0).limit(limit // 2)).all()
+    closing = [
+        *session.scalars(active.where(Customer.theft_records_24m > 0).limit(3)),
+        *session.scalars(active.where(Customer.open_hazards == 0).limit(2)),
+    ]
+    out: list[tuple[str, Any]] = [
+        ("arrears", ArrearsInput(c.customer_id, "DEMO-BILL-1", float(c.arrears_amount)))
+        for c in overdue
+    ]
+    severities = ("general", "serious", "critical")
+    out += [
+        ("hazard", HazardInput(c.customer_id, "DEMO-INSP-1", [
+            Hazard(f"H{i + 1}", f"demo finding {i + 1}", severities[(n + i) % 3])
+            for i in range(c.open_hazards)]))
+        for n, c in enumerate(hazards)
+    ]  # fmt: skip
+    out += [("closure", ClosureInput(c.customer_id, "DEMO-CLOSE-1")) for c in closing]
+    start = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(days=9)
+    out.append(
+        (
+            "outage",
+            OutageInput(
+                "F001", "DEMO-OUTAGE-1", start.isoformat(), (start + timedelta(hours=6)).isoformat()
+            ),
+        )
+    )
     return out
