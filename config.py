@@ -38,7 +38,7 @@ class Settings(BaseSettings):
     api_host: str = Field(default="127.0.0.1", description="API bind address.")
     api_port: int = Field(default=8000, description="API port.")
     demo_customers: int = Field(
-        default=3000, description="Synthetic customers loaded on the first `make run`."
+        default=2000, description="Synthetic customers loaded on the first `make run`."
     )
     start_concurrency: int = Field(
         default=32, description="Bound on concurrent workflow starts in bulk transitions."

@@ -143,17 +143,18 @@ async def start_processes(settings: Settings, demo: bool) -> int:
         rows = s.execute(select(Assignment.customer_id, Assignment.processes)).all()
         events = demo_processes(s) if demo else []
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
-    transitions = [processes.diff(cid, None, procs) for cid, procs in rows]
-    count = await processes.apply(
-        client, settings.task_queue, transitions, settings.start_concurrency
-    )
     gate = asyncio.Semaphore(settings.start_concurrency)
 
     async def one(kind: str, inp: object) -> None:
         async with gate:
             await workflow_starts.start(client, settings.task_queue, kind, inp)
 
+    # the few event-driven processes first, so inspectors and supervisors see work at once
     await asyncio.gather(*(one(kind, inp) for kind, inp in events))
+    transitions = [processes.diff(cid, None, procs) for cid, procs in rows]
+    count = await processes.apply(
+        client, settings.task_queue, transitions, settings.start_concurrency
+    )
     return count + len(events)
 
 

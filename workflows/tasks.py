@@ -87,8 +87,10 @@ class HumanTasks:
         """
         if not spec.title:
             spec.title = TASK_KINDS[spec.kind]["title"]
-        await workflow.execute_activity("open_task", spec, start_to_close_timeout=ACTIVITY_TIMEOUT)
+        # registered before the inbox row exists, so a completion sent as soon as the row
+        # shows is never refused as "not open"
         self._open[spec.task_id] = spec
+        await workflow.execute_activity("open_task", spec, start_to_close_timeout=ACTIVITY_TIMEOUT)
         stop = interrupt or (lambda: False)
 
         def done() -> bool:
