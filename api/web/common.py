@@ -109,12 +109,16 @@ def render(
     def lbl(key: str) -> str:
         return i18n.label(lang, key)
 
+    def title(task: Any) -> str:
+        return i18n.title(lang, task.kind, task.title)
+
     response = templates.TemplateResponse(
         request,
         template,
         {
             "t": t,
             "lbl": lbl,
+            "title": title,
             "lang": lang,
             "principal": sess.principal,
             "csrf": sess.csrf,

@@ -102,6 +102,19 @@ ZH: dict[str, str] = {
     "no_issue": "未发现问题",
     "theft_found": "发现窃电",
     "tampering": "发现篡改",
+    "filed": "已报送",
+    "not_required": "无需报送",
+    "hazards": "隐患",
+    "round": "轮次",
+    "step": "环节",
+    "cycle": "周期",
+    "try": "第几次",
+    "bill_id": "账单编号",
+    "category": "一级分群",
+    "escalated": "已升级",
+    "hazard_id": "隐患编号",
+    "description": "描述",
+    "severity": "严重程度",
     # supervisor
     "Approvals": "审批",
     "Overdue tasks": "超期任务",
@@ -172,6 +185,35 @@ ZH: dict[str, str] = {
     "payments": "笔缴费",
     "amount": "金额",
 }
+
+
+# task titles by kind (the English titles live with the kinds in workflows/task_kinds.py)
+KIND_ZH: dict[str, str] = {
+    "callback_call": "季度电话回访：核实联系方式",
+    "onsite_visit": "上门走访：电话无法联系客户",
+    "collection": "欠费：现场催收",
+    "prepayment_conversion": "欠费：改装费控（预付费）表",
+    "disconnection_approval": "欠费：审批重要客户停电",
+    "notice_delivery": "欠费：当面送达停电通知",
+    "disconnection": "欠费：执行并确认停电",
+    "reconnection": "欠费结清：恢复供电",
+    "life_support_review": "生命支持客户欠费：不停电，复核",
+    "reinspection": "隐患：现场复查并逐项记录结果",
+    "hazard_authority_report": "隐患未整改：报送政府主管部门",
+    "closure_inspection": "销户：现场检查窃电 / 篡改",
+    "theft_case": "窃电 / 篡改案件：追补电费并结案",
+    "final_meter_reading": "销户：抄录最终读数",
+    "closure_settlement": "销户：结清欠费与押金",
+    "key_account_visit": "大客户：定期走访并记录结果",
+    "service_request": "大客户：在时限内答复服务请求",
+    "outage_pre_negotiation": "计划停电：事先与客户协商",
+    "outage_satisfaction_callback": "停电后：满意度回访",
+}
+
+
+def title(lang: str, kind: str, text: str) -> str:
+    """A task's title in `lang` (the stored English title otherwise)."""
+    return KIND_ZH.get(kind, text) if lang == "zh" else text
 
 
 def translate(lang: str, text: str) -> str:

@@ -7,6 +7,7 @@ the Temporal Update (task id = update id) and the audit entries are the API's, u
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -21,12 +22,14 @@ from api.routes import tasks as task_api
 from api.schemas import TaskCompleteIn, TaskOut
 from api.web import forms, session
 from api.web.common import checked_fields, problem_text, redirect, render, user
+from store.credentials import Principal
 from store.models import Assignment, Customer, Task
 from workflows.payloads import SA_STAGE
 from workflows.task_kinds import schema_for
 
 router = APIRouter()
 STAGE = SearchAttributeKey.for_keyword(SA_STAGE)
+STAGE_POLLS = 12  # up to 3 s for the workflow to reach its next stage
 
 
 def _safe_next(target: str | None) -> str:
@@ -200,7 +203,7 @@ async def complete(request: Request, task_id: str) -> Response:
     form = await checked_fields(request, sess)
     with state(request).sessions() as db:
         row = db.get(Task, task_id)
-        kind = row.kind if row else ""
+        kind, workflow_id = (row.kind, row.workflow_id) if row else ("", "")
     if not kind:
         return await _task_page(request, task_id)
     schema = schema_for(kind)
@@ -211,6 +214,7 @@ async def complete(request: Request, task_id: str) -> Response:
         path = action.removeprefix("add:")
         rows[path] = rows.get(path, 1) + 1
         return await _task_page(request, task_id, values=result, rows=rows)
+    _, before = await _stage(request, workflow_id)
     try:
         with state(request).sessions() as db:
             out = await task_api.complete(
@@ -227,8 +231,20 @@ async def complete(request: Request, task_id: str) -> Response:
                 request, task_id, 422, result, forms.error_map(err.errors), rows
             )
         return await _task_page(request, task_id, err.status, result, None, rows, problem_text(err))
-    sess.data["done"] = {"task": task_id, "stage": out.workflow_stage}
+    sess.data["done"] = {"task": task_id, "stage": out.workflow_stage, "before": before}
     return redirect(request, sess, f"/web/tasks/{task_id}/done")
+
+
+def _following(
+    request: Request, p: Principal, workflow_id: str, task_id: str
+) -> list[tuple[TaskOut, bool]]:
+    """The process's other open tasks; those I may not act on are listed by title and queue
+    only (no details, no link)."""
+    with state(request).sessions() as db:
+        return [
+            (task_api.task_out(t), task_api.may_act(p, t))
+            for t in _open_tasks_of(db, workflow_id, task_id)
+        ]
 
 
 @router.get("/tasks/{task_id}/done")
@@ -236,18 +252,23 @@ async def done(request: Request, task_id: str) -> Response:
     """What happens next: the workflow's stage and the process's next tasks."""
     sess, p = user(request, *task_api.WORKERS)
     info = sess.data.pop("done", None)
-    returned = info.get("stage", "") if isinstance(info, dict) else ""
+    info = info if isinstance(info, dict) else {}
+    returned, before = str(info.get("stage", "")), str(info.get("before", ""))
     with state(request).sessions() as db:
         row = db.get(Task, task_id)
         if row is None or not (task_api.may_act(p, row) or row.completed_by == p.name):
             return render(request, sess, "message.html", 404, message="Not found")
         task: TaskOut = task_api.task_out(row)
-        # tasks I may not act on are listed by title and queue only (no details, no link)
-        following = [
-            (task_api.task_out(t), task_api.may_act(p, t))
-            for t in _open_tasks_of(db, row.workflow_id, task_id)
-        ]
+    following = _following(request, p, task.workflow_id, task_id)
     wf_status, stage = await _stage(request, task.workflow_id)
+    for _ in range(STAGE_POLLS):
+        # the Update returns once the workflow took the result in; the next stage follows a
+        # moment later, and that is what the person wants to see
+        if (stage and stage != before) or following or wf_status not in ("RUNNING", ""):
+            break
+        await asyncio.sleep(0.25)
+        following = _following(request, p, task.workflow_id, task_id)
+        wf_status, stage = await _stage(request, task.workflow_id)
     return render(
         request,
         sess,

@@ -13,6 +13,7 @@ from playwright.async_api import expect
 from sqlalchemy import update
 
 import worker
+from activities import policy_store
 from store import db
 from store.models import Task
 from tests.web.conftest import DESKTOP, PHONE, Live, shot, wait_for
@@ -56,7 +57,7 @@ async def _task_of(live: Live, role: str, **params: str) -> dict[str, str]:
 
 async def test_agent_completes_callback_on_a_phone(live: Live) -> None:
     await _population(live, "A")
-    task = await _task_of(live, "agent", customer_id="ACB")
+    task = await _task_of(live, "agent", customer_id="ACB", kind="callback_call")
     page = await live.page(PHONE)
     await page.goto(f"{live.base}/web/inbox")
     await expect(page).to_have_url(re.compile(r"/web/signin"))  # signed out: sent to sign in
@@ -170,7 +171,7 @@ async def test_inspector_reinspection_on_a_phone(live: Live) -> None:
 
 async def test_supervisor_reassigns_an_overdue_task(live: Live) -> None:
     await _population(live, "S")
-    task = await _task_of(live, "agent", customer_id="SCB")
+    task = await _task_of(live, "agent", customer_id="SCB", kind="callback_call")
     # make it overdue (the policy's due time is days away)
     with db.session_factory(db.make_engine(live.settings.store_url)).begin() as s:
         s.execute(
@@ -198,9 +199,78 @@ async def test_supervisor_reassigns_an_overdue_task(live: Live) -> None:
     await page.context.close()
 
 
+async def _short_arrears_policy(live: Live) -> None:
+    """The shipped bundle with the arrears ladder's waits cut to seconds, activated."""
+    with db.session_factory(db.make_engine(live.settings.store_url))() as s:
+        row = policy_store.active_row(s)
+        assert row is not None
+        files = {str(k): str(v) for k, v in row.files.items()}
+    text = files["processes.yaml"]
+    short = text.replace("wait: P3D", "wait: PT1S").replace(
+        "task: collection, assignee_role: inspector, due: P5D",
+        "task: collection, assignee_role: inspector, due: PT2S",
+    )
+    assert short.count("PT1S") == 3 and "due: PT2S" in short, "arrears ladder changed shape"
+    files["processes.yaml"] = short
+    r = await live.api.post(
+        "/v1/policies", headers=live.auth("policy_owner"), json={"files": files}
+    )
+    assert r.status_code == 201, r.text
+    version = r.json()["version"]
+    r = await live.api.post(f"/v1/policies/{version}/activate", headers=live.auth("policy_owner"))
+    assert r.status_code == 200, r.text
+
+
+async def test_supervisor_approves_a_disconnection(live: Live) -> None:
+    await _short_arrears_policy(live)
+    hospital = {
+        "name": "市人民医院",
+        "important_registered": True,
+        "tariff": "commercial",
+        "capacity_kva": 800.0,
+        "annual_revenue": 1.2e6,
+        "overdue_days": 75,
+    }
+    r = await live.api.put("/v1/customers/DIS1", headers=live.auth("crm"), json=hospital)
+    assert r.status_code == 200 and r.json()["category"] == "important", r.text
+    bill = {
+        "event_id": "web-bill-1",
+        "type": "bill_overdue",
+        "customer_id": "DIS1",
+        "data": {"bill_id": "B2026-10", "amount": 1830.5},
+    }
+    r = await live.api.post("/v1/events", headers=live.auth("crm"), json=bill)
+    if r.status_code in (404, 405):
+        pytest.skip("POST /v1/events has not landed yet")
+    assert r.status_code == 200, r.text
+    task = await _task_of(live, "supervisor", customer_id="DIS1", kind="disconnection_approval")
+
+    page = await live.page(DESKTOP)
+    await live.sign_in(page, "supervisor", "/web/supervisor")
+    approvals = page.locator("section[aria-labelledby=h-approvals]")
+    await expect(approvals).to_contain_text("approve the disconnection")
+    await page.screenshot(path=shot("07-supervisor-approvals-desktop"), full_page=True)
+    await approvals.locator(f"a[href='/web/tasks/{task['task_id']}']").click()
+    await expect(page.locator("#stage")).to_contain_text("awaiting_approval")
+    await page.get_by_label("Approved").check()
+    await page.get_by_label("Note").fill("hospital notified; backup generator confirmed")
+    await page.get_by_role("button", name="Submit").click()
+    await expect(page.locator("#h-done")).to_be_visible()
+    await expect(page.locator("#stage")).not_to_contain_text("awaiting_approval")
+    await page.screenshot(path=shot("08-supervisor-approved-desktop"), full_page=True)
+
+    async def moved_on() -> bool:
+        r = await live.api.get("/v1/workflows/arrears:DIS1:B2026-10", headers=live.auth("auditor"))
+        stage = (r.json().get("state") or {}).get("stage")
+        return bool(stage and stage != "awaiting_approval")
+
+    await wait_for(moved_on)
+    await page.context.close()
+
+
 async def test_auditor_reads_timeline_and_chain(live: Live) -> None:
     await _population(live, "T")
-    task = await _task_of(live, "agent", customer_id="TCB")
+    task = await _task_of(live, "agent", customer_id="TCB", kind="callback_call")
     r = await live.api.post(
         f"/v1/tasks/{task['task_id']}/complete",
         headers=live.auth("agent"),
@@ -213,19 +283,19 @@ async def test_auditor_reads_timeline_and_chain(live: Live) -> None:
     await page.fill("#customer_id", "TCB")
     await page.get_by_role("button", name="Find").click()
     await expect(page.locator("#policy-version")).not_to_be_empty()
-    await page.screenshot(path=shot("07-auditor-customer-desktop"), full_page=True)
+    await page.screenshot(path=shot("09-auditor-customer-desktop"), full_page=True)
     await page.click("a[href='/web/audit/workflows/callback%3ATCB']")
     timeline = page.locator("#timeline")
     await expect(timeline).to_contain_text("update: complete_task")
     await expect(timeline).to_contain_text("task.completed")
     await expect(timeline).to_contain_text("agent.li")
-    await page.screenshot(path=shot("08-auditor-timeline-desktop"), full_page=True)
+    await page.screenshot(path=shot("10-auditor-timeline-desktop"), full_page=True)
     # CSRF: a form post without the session's token is refused
     r = await page.request.post(f"{live.base}/web/signout", form={"csrf": "forged"})
     assert r.status == 403
     await page.goto(f"{live.base}/web/kpi?lang=zh")
     await expect(page.get_by_role("heading", name="绩效指标看板")).to_be_visible()
-    await page.screenshot(path=shot("09-kpi-desktop-zh"), full_page=True)
+    await page.screenshot(path=shot("11-kpi-desktop-zh"), full_page=True)
     await page.context.close()
 
 
@@ -240,7 +310,7 @@ async def test_policy_owner_sees_bundle_errors_with_file_and_line(live: Live) ->
     errors = page.locator("#bundle-errors")
     await expect(errors).to_be_visible()
     await expect(errors).to_contain_text(re.compile(r"strategies\.yaml:\d+:\d+"))
-    await page.screenshot(path=shot("10-policy-owner-errors-desktop"), full_page=True)
+    await page.screenshot(path=shot("12-policy-owner-errors-desktop"), full_page=True)
     # a valid edit (the large-customer threshold) -> a new version with its impact preview
     segments = page.locator("textarea[name='file:segments.yaml']")
     seg_text = await segments.input_value()
@@ -250,7 +320,7 @@ async def test_policy_owner_sees_bundle_errors_with_file_and_line(live: Live) ->
     await page.get_by_role("button", name="Upload", exact=True).click()
     await expect(page.get_by_role("heading", name="Impact preview")).to_be_visible()
     await expect(page.locator("svg.chart").first).to_be_visible()
-    await page.screenshot(path=shot("11-policy-impact-desktop"), full_page=True)
+    await page.screenshot(path=shot("13-policy-impact-desktop"), full_page=True)
     await page.get_by_role("button", name="Activate").click()
     await expect(page.locator(".flash")).to_contain_text("Activated")
     await page.get_by_role("button", name="Roll back").first.click()
