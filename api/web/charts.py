@@ -16,11 +16,11 @@ PALETTE = ("#1f6feb", "#2da44e", "#bf8700", "#cf222e", "#8250df", "#0a7b83")
 def bars(
     title: str,
     items: Sequence[tuple[str, float]],
-    width: int = 520,
+    width: int = 440,
     unit: str = "",
 ) -> Markup:
     """A horizontal bar chart of (label, value) pairs, scaled to the largest value."""
-    row, label_w, pad = 26, 150, 8
+    row, label_w, pad = 26, 140, 8
     height = max(1, len(items)) * row + 2 * pad
     top = max((v for _, v in items), default=0) or 1
     span = width - label_w - 70

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from api.deps import state
-from api.web import charts
+from api.web import charts, i18n
 from api.web.common import render, user
 from store.models import Assignment, AuditEntry, OutboxMessage, Task
 
@@ -101,8 +101,8 @@ def kpis(db: Session) -> dict[str, Any]:
     }
 
 
-def _items(counter: dict[str, Any] | Counter[str]) -> list[tuple[str, float]]:
-    return [(str(k), float(v)) for k, v in sorted(counter.items())]
+def _items(counter: dict[str, Any] | Counter[str], lang: str) -> list[tuple[str, float]]:
+    return [(i18n.label(lang, str(k)), float(v)) for k, v in sorted(counter.items())]
 
 
 @router.get("/kpi")
@@ -112,11 +112,15 @@ def dashboard(request: Request) -> Response:
     with state(request).sessions() as db:
         k = kpis(db)
     chart = {
-        "callback": charts.bars("call-back outcomes", _items(k["callback"])),
-        "sla": charts.bars("SLA", _items(k["sla"])),
-        "orders": charts.bars("orders", _items(k["orders"] | dict(k["disconnection_tasks"]))),
-        "hazards": charts.bars("hazards", _items(k["hazards"])),
-        "closure": charts.bars("closure inspections", _items(k["closure"])),
+        "callback": charts.bars("call-back outcomes", _items(k["callback"], sess.lang)),
+        "sla": charts.bars("SLA", _items(k["sla"], sess.lang)),
+        "orders": charts.bars(
+            "orders", _items(k["orders"] | dict(k["disconnection_tasks"]), sess.lang)
+        ),
+        "hazards": charts.bars("hazards", _items(k["hazards"], sess.lang)),
+        "closure": charts.bars("closure inspections", _items(k["closure"], sess.lang)),
     }
-    seg_charts = {name: charts.bars(name, _items(c)) for name, c in k["segments"].items()}
+    seg_charts = {
+        name: charts.bars(name, _items(c, sess.lang)) for name, c in k["segments"].items()
+    }
     return render(request, sess, "kpi.html", k=k, chart=chart, seg_charts=seg_charts)

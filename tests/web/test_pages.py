@@ -310,6 +310,8 @@ async def test_policy_owner_sees_bundle_errors_with_file_and_line(live: Live) ->
     errors = page.locator("#bundle-errors")
     await expect(errors).to_be_visible()
     await expect(errors).to_contain_text(re.compile(r"strategies\.yaml:\d+:\d+"))
+    await errors.locator("a.loc").first.click()  # jumps to the line in the file's textarea
+    await expect(page.locator("#file-strategies-yaml")).to_be_focused()
     await page.screenshot(path=shot("12-policy-owner-errors-desktop"), full_page=True)
     # a valid edit (the large-customer threshold) -> a new version with its impact preview
     segments = page.locator("textarea[name='file:segments.yaml']")
