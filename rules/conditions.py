@@ -268,16 +268,21 @@ def evaluate(cond: Cond, get: Callable[[str], Any]) -> bool:
 
 
 def eval_derived(d: Derived, get: Callable[[str], Any]) -> float | int | None:
-    """Compute a derived number; None when an operand is absent or a ratio divides by 0."""
-    values = [a if not isinstance(a, str) else get(a) for a in d.args]
-    if any(v is None for v in values):
+    """Compute a derived number; None when an operand is absent or a ratio divides by 0.
+
+    Arithmetic is in float64 (Python floats), the same in every back end: SQL casts its
+    operands to FLOAT (PostgreSQL's 32-bit INTEGER sums would overflow), numpy uses float64.
+    """
+    raw = [a if not isinstance(a, str) else get(a) for a in d.args]
+    if any(v is None for v in raw):
         return None
+    values = [float(v) for v in raw]
     if d.func == "sum":
         return sum(values)
     if d.func == "difference":
         return values[0] - values[1]
     if d.func == "product":
-        out: float | int = 1
+        out = 1.0
         for v in values:
             out *= v
         return out

@@ -102,9 +102,12 @@ class PointsRules:
     event_points: dict[str, int]
 
 
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Bundle:
     """A loaded, validated policy bundle; identity-hashed so caches can key on it."""
+
+    def __repr__(self) -> str:
+        return f"Bundle(version={self.version!r})"
 
     version: str
     texts: dict[str, str]

@@ -61,8 +61,9 @@ CONTACT_FIELDS: Final[dict[str, str]] = {
     "payer": "str",
     "account_manager": "str",
 }
-# Integers stay exact in every back end (float64 columns, JSON numbers, SQLite INTEGER).
-MAX_INT: Final = 2**53 - 1
+# Integers fit the store's INTEGER columns (32-bit on PostgreSQL) and stay exact in every
+# back end (float64 arrays, JSON numbers).
+MAX_INT: Final = 2**31 - 1
 _ID_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 

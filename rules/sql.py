@@ -72,14 +72,18 @@ class _Compiler:
         raise KeyError(name)
 
     def _operand(self, arg: str | float | int) -> Expr:
-        return self.col(arg) if isinstance(arg, str) else sa.literal(arg)
+        # float64 arithmetic like the reference (and no 32-bit INTEGER overflow on PostgreSQL)
+        if isinstance(arg, str):
+            value = self.col(arg)
+            return value if arg in self.derived else sa.cast(value, sa.Float)
+        return sa.literal(float(arg), sa.Float)
 
     def _derived(self, name: str) -> Expr:
         d = self.derived[name]
         ops = [self._operand(a) for a in d.args]
         if d.func == "ratio":
             den = ops[1]
-            return sa.case((den == 0, sa.null()), else_=sa.cast(ops[0], sa.Float) / den)
+            return sa.case((den == 0, sa.null()), else_=ops[0] / den)
         out = ops[0]
         for nxt in ops[1:]:
             if d.func == "sum":

@@ -15,7 +15,7 @@ from rules.record import RECORD_FIELDS
 _NULLABLE_NUMBERS = {"voltage_kv", "capacity_kva", "annual_kwh", "annual_revenue"}
 
 
-def customers_table(metadata: sa.MetaData) -> sa.Table:
+def customers_table(metadata: sa.MetaData, table_name: str = "customers") -> sa.Table:
     cols: list[sa.Column[Any]] = [sa.Column("customer_id", sa.String(64), primary_key=True)]
     for name, kind in RECORD_FIELDS.items():
         if name == "customer_id":
@@ -38,7 +38,7 @@ def customers_table(metadata: sa.MetaData) -> sa.Table:
         else:
             cols.append(sa.Column(name, sa.JSON, nullable=True))
     cols.append(sa.Column("status", sa.String(16), nullable=False, server_default="active"))
-    return sa.Table("customers", metadata, *cols)
+    return sa.Table(table_name, metadata, *cols)
 
 
 def row_for(record: dict[str, Any]) -> dict[str, Any]:
