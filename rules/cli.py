@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from rules.errors import PolicyError, RecordError
-from rules.io import read_records
+from rules.inputs import read_records
 from rules.loader import load_bundle
 from rules.model import Bundle
 from rules.reference import abc_classes, explain
