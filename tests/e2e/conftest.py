@@ -35,7 +35,8 @@ class Stack:
 
     async def call(self, method: str, url: str, role: str, **kw: Any) -> httpx.Response:
         """One request as `role`."""
-        return await self.http.request(method, url, headers=self.auth(role), **kw)
+        headers = {**kw.pop("headers", {}), **self.auth(role)}
+        return await self.http.request(method, url, headers=headers, **kw)
 
 
 @pytest.fixture
