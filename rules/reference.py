@@ -14,7 +14,7 @@ from rules.abc import abc_class_for_rank, rank_population
 from rules.assignment import Assignment, resolve_strategy, resolve_with_sources
 from rules.conditions import Cond, eval_derived, evaluate, fields_of
 from rules.model import Bundle, Rule, Strategy
-from rules.record import is_number
+from rules.record import is_number, validate_record
 
 Getter = Callable[[str], Any]
 
@@ -163,12 +163,16 @@ def _derived_used(bundle: Bundle, names: list[str], get: Getter) -> dict[str, An
 
 def explain(
     bundle: Bundle,
-    record: dict[str, Any],
+    record: Any,
     abc_class: str,
     rank: int | None = None,
     n: int | None = None,
 ) -> dict[str, Any]:
-    """Why this customer got each segment and action: rule ids, conditions, actual values."""
+    """Why this customer got each segment and action: rule ids, conditions, actual values.
+
+    The record is validated first (defaults applied), exactly as the engines see it.
+    """
+    record = validate_record(record)
     seg = segment_record(bundle, record, abc_class)
     base = field_getter(bundle, record)
     by_id = {r.id: r for r in bundle.category_rules}
