@@ -135,6 +135,8 @@ def install(app: FastAPI, metrics: Metrics) -> None:
 
     @router.get("/metrics", summary="Prometheus metrics.", response_class=Response)
     def scrape() -> Response:
+        """Counters and histograms in the Prometheus text format (no authentication: bind
+        the API to a private address or scrape through a proxy)."""
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(router)
