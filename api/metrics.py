@@ -10,7 +10,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, FastAPI, Request, Response
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -131,12 +131,19 @@ def install(app: FastAPI, metrics: Metrics) -> None:
         metrics.latency.labels(request.method, path).observe(time.perf_counter() - start)
         return response
 
+    from api.deps import require  # here: api.deps needs this module's Metrics type
+
     router = APIRouter(tags=["operations"])
 
-    @router.get("/metrics", summary="Prometheus metrics.", response_class=Response)
+    @router.get(
+        "/metrics",
+        summary="Prometheus metrics (auditor or supervisor token).",
+        response_class=Response,
+        dependencies=[Depends(require("auditor", "supervisor"))],
+    )
     def scrape() -> Response:
-        """Counters and histograms in the Prometheus text format (no authentication: bind
-        the API to a private address or scrape through a proxy)."""
+        """Counters and histograms in the Prometheus text format. Give the scraper a token
+        of its own principal with the auditor role."""
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     app.include_router(router)

@@ -78,6 +78,8 @@ async def test_health_ready_metrics(stack: Stack) -> None:
     ready = await stack.http.get("/readyz")
     assert ready.status_code == 200 and ready.json()["temporal"] == "ok"
     await stack.call("PUT", "/v1/customers/M1", "crm", json={"annual_revenue": 5.0})
-    text = (await stack.http.get("/metrics")).text
+    assert (await stack.http.get("/metrics")).status_code == 401
+    assert (await stack.call("GET", "/metrics", "crm")).status_code == 403
+    text = (await stack.call("GET", "/metrics", "auditor")).text
     assert 'segflow_http_requests_total{method="PUT",route="/v1/customers/{customer_id}"' in text
     assert "segflow_tasks_open" in text and "segflow_http_request_seconds_bucket" in text
