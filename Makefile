@@ -21,8 +21,13 @@ lint: $(STAMP)
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
-test: lint
-	$(BIN)/pytest -q -p no:cacheprovider
+# lint and pytest both run; the target fails if either failed (pytest's summary line is the
+# last thing printed)
+test: $(STAMP)
+	@status=0; \
+	$(MAKE) --no-print-directory lint || status=1; \
+	$(BIN)/pytest -q -p no:cacheprovider || status=1; \
+	exit $$status
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py
