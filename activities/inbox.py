@@ -6,7 +6,6 @@ worker crash never opens a second task or writes a second record.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,6 +16,7 @@ from temporalio import activity
 import rules
 from activities import policy_store
 from activities.processes import SEGMENT_PROCESSES
+from rules.durations import is_duration
 from store import audit
 from store.models import Assignment, AuditEntry, Customer, PolicyVersion, Task
 from workflows.payloads import (
@@ -28,8 +28,6 @@ from workflows.payloads import (
     TaskClose,
     TaskSpec,
 )
-
-_ISO = re.compile(r"^-?P(?!$)")
 
 
 def with_seconds(params: dict[str, Any]) -> dict[str, Any]:
@@ -43,7 +41,9 @@ def with_seconds(params: dict[str, Any]) -> dict[str, Any]:
             out[key] = [with_seconds(v) if isinstance(v, dict) else v for v in value]
         else:
             out[key] = value
-            if isinstance(value, str) and _ISO.match(value):
+            # the full grammar, not just a leading "P": free text ("Planned-outage ...") is
+            # no duration, and a failing activity would retry for ever
+            if is_duration(value):
                 out[f"{key}_seconds"] = rules.parse_duration(value).total_seconds()
     return out
 

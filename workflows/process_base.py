@@ -224,12 +224,14 @@ class ProcessBase(HumanTasks):
         if spec.task_id not in self._done:
             return None
         completion = self._done[spec.task_id]
-        self._open.pop(spec.task_id, None)
+        # the inbox row closes before the Update returns: whoever completed the task never
+        # sees it still open afterwards
         await workflow.execute_activity(
             "close_task",
             TaskClose(spec.task_id, "completed", completion.result, completion.actor),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
         )
+        self._open.pop(spec.task_id, None)
         return completion
 
     async def _task(self, spec: TaskSpec, **kw: Any) -> TaskCompletion | None:

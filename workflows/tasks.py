@@ -53,7 +53,8 @@ class HumanTasks:
 
     @workflow.update(name="complete_task")
     async def complete_task(self, completion: TaskCompletion) -> TaskCompletionResult:
-        """Deliver a person's completion; returns once the workflow has taken it in."""
+        """Deliver a person's completion; returns once the workflow has taken it in and the
+        inbox row is closed."""
         self._done[completion.task_id] = completion
         await workflow.wait_condition(lambda: completion.task_id not in self._open)
         return TaskCompletionResult(completion.task_id, True, self._stage)
@@ -109,12 +110,13 @@ class HumanTasks:
         if spec.task_id not in self._done:
             return None
         completion = self._done[spec.task_id]
-        del self._open[spec.task_id]
+        # close the inbox row before the Update returns (see `complete_task`)
         await workflow.execute_activity(
             "close_task",
             TaskClose(spec.task_id, "completed", completion.result, completion.actor),
             start_to_close_timeout=ACTIVITY_TIMEOUT,
         )
+        del self._open[spec.task_id]
         return completion
 
     async def cancel_open_tasks(self, workflow_id: str, reason: str) -> None:

@@ -1,18 +1,9 @@
 """Hazard, closure, key-account visit, service request and outage notice on the time-skipping
-server with the real activities; each run's history is recorded for the replay test
-(`SEGFLOW_RECORD_HISTORIES=1` rewrites tests/workflows/histories/*.json)."""
+server with the real activities (histories for the replay test are recorded on the real dev
+server by tests/workflows/record_histories.py)."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-from typing import Any
-
-import pytest
-from temporalio.client import WorkflowHandle, WorkflowHistory
-from temporalio.worker import Replayer
-
-import worker as worker_module
 from tests.workflows.conftest import Rig
 from workflows.process_payloads import (
     CancelSignal,
@@ -25,16 +16,7 @@ from workflows.process_payloads import (
     ServiceRequestInput,
 )
 
-HISTORIES = Path(__file__).parent / "histories"
 
-
-async def keep_history(name: str, handle: WorkflowHandle[Any, Any]) -> None:
-    path = HISTORIES / f"{name}.json"
-    if os.environ.get("SEGFLOW_RECORD_HISTORIES") or not path.exists():
-        path.write_text((await handle.fetch_history()).to_json())
-
-
-@pytest.mark.skip(reason="second round's re-inspection task never opens: under investigation")
 async def test_hazard_closed_loop_reports_after_rounds(rig: Rig) -> None:
     rig.customer("H1")
     wid = "hazard:H1:I1"
@@ -48,21 +30,19 @@ async def test_hazard_closed_loop_reports_after_rounds(rig: Rig) -> None:
     await rig.complete(
         h, task, results=[{"hazard_id": "h2", "fixed": True}, {"hazard_id": "h1", "fixed": False}]
     )
-    task2 = await rig.drive(
-        lambda: next((t for t in rig.tasks(wid, "open") if t.kind == "reinspection"), None)
-    )
+    assert rig.tasks(wid)[-1].status == "completed"  # closed before the Update returned
+    task2 = await rig.task(wid, "reinspection")
+    assert task2.task_id != task.task_id
     await rig.complete(h, task2, results=[{"hazard_id": "h1", "fixed": False}])
     report = await rig.task(wid, "hazard_authority_report")
     assert report.queue == "supervisor"
     assert ("power_authority", "hazard_report") in [(m.adapter, m.action) for m in rig.outbox(wid)]
-    task3 = await rig.drive(
-        lambda: next((t for t in rig.tasks(wid, "open") if t.kind == "reinspection"), None)
-    )
+    task3 = await rig.task(wid, "reinspection")
+    assert task3.task_id not in (task.task_id, task2.task_id)
     await rig.complete(h, task3, results=[{"hazard_id": "h1", "fixed": True}])
     result = await h.result()
     assert result.outcome == "closed" and result.facts["round"] == 3
     assert not rig.tasks(wid, "open")
-    await keep_history("hazard", h)
 
 
 async def test_hazard_cancel(rig: Rig) -> None:
@@ -100,7 +80,6 @@ async def test_closure_with_theft_case(rig: Rig) -> None:
 
         assert s.get(Customer, "K1").status == "closed"
         assert s.get(Case, f"{wid}/case").status == "settled"
-    await keep_history("closure", h)
 
 
 async def test_closure_without_inspection(rig: Rig) -> None:
@@ -125,7 +104,6 @@ async def test_service_request_warns_and_breaches(rig: Rig) -> None:
     assert task is not None and task.queue == "supervisor"
     await rig.complete(h, task, outcome="resolved")
     assert (await h.result()).outcome == "breached"
-    await keep_history("service_request", h)
 
 
 async def test_service_request_met(rig: Rig) -> None:
@@ -157,10 +135,8 @@ async def test_visit_cycle_and_leave(rig: Rig) -> None:
         "leave", __import__("workflows.payloads", fromlist=["LeaveSignal"]).LeaveSignal()
     )
     assert (await h.result()).outcome == "left"
-    await keep_history("visit", h)
 
 
-@pytest.mark.skip(reason="not yet green within the time budget: under investigation")
 async def test_outage_campaign(rig: Rig) -> None:
     rig.customer(
         "O1",
@@ -198,19 +174,3 @@ async def test_outage_campaign(rig: Rig) -> None:
     assert result.facts["delivery"]["O1"] == ["sms", "wechat"]
     sends = [m.customer_id for m in rig.outbox(wid)]
     assert sends[0] == "O1"
-    await keep_history("outage", h)
-
-
-@pytest.mark.skip(
-    reason="histories recorded on the time-skipping server fail replay with "
-    "'Update machine does not handle this event': record them on the dev server"
-)
-async def test_recorded_histories_replay() -> None:
-    files = sorted(HISTORIES.glob("*.json"))
-    assert files
-    replayer = Replayer(
-        workflows=worker_module.WORKFLOWS, workflow_runner=worker_module.workflow_runner()
-    )
-    for path in files:
-        history = WorkflowHistory.from_json(path.stem, path.read_text())
-        await replayer.replay_workflow(history)
