@@ -30,12 +30,19 @@ def check_invariants(rig: Rig, wid: str, life_support: bool = False) -> dict[str
         calendar = calendar_of(policy_store.bundle_of_version(s, rig.version))
     audit = rig.audit(wid)
     t = lambda v: datetime.fromisoformat(v)  # noqa: E731
-    notices = [t(e.detail["delivered_at"]) for e in audit
-               if e.action.startswith("workflow.notice") and e.action.endswith(".delivered")]
-    renotices = [t(e.detail["delivered_at"]) for e in audit
-                 if e.action.startswith("workflow.renotice") and e.action.endswith(".delivered")]
-    settled = [t(e.detail["at"]) for e in audit
-               if e.action == "workflow.payment" and e.detail["settles"]]
+    notices = [
+        t(e.detail["delivered_at"])
+        for e in audit
+        if e.action.startswith("workflow.notice") and e.action.endswith(".delivered")
+    ]
+    renotices = [
+        t(e.detail["delivered_at"])
+        for e in audit
+        if e.action.startswith("workflow.renotice") and e.action.endswith(".delivered")
+    ]
+    settled = [
+        t(e.detail["at"]) for e in audit if e.action == "workflow.payment" and e.detail["settles"]
+    ]
     cuts = [t(m.payload["at"]) for m in rig.outbox(wid) if m.action == "disconnect"]
     assert len(cuts) <= 1
     for cut in cuts:
@@ -71,8 +78,11 @@ async def test_full_ladder_disconnects_then_reconnects(rig: Rig) -> None:
     await ladder_to_notice(rig, h, wid)
     await rig.drive(lambda: any(m.action == "disconnect" for m in rig.outbox(wid)))
     outbox = [(m.adapter, m.action) for m in rig.outbox(wid)]
-    assert outbox[:3] == [("sms", "sms_reminder"), ("wechat", "wechat_reminder"),
-                          ("phone", "phone_reminder")]
+    assert outbox[:3] == [
+        ("sms", "sms_reminder"),
+        ("wechat", "wechat_reminder"),
+        ("phone", "phone_reminder"),
+    ]
     assert ("sms", "disconnection_notice") in outbox and ("phone", "renotice") in outbox
     assert ("meter_head_end", "disconnect") in outbox
     disc = await rig.task(wid, "disconnection")
@@ -80,7 +90,7 @@ async def test_full_ladder_disconnects_then_reconnects(rig: Rig) -> None:
     await h.signal("payment", PaymentSignal(100.0, remaining=320.0))
     assert (await rig.state(h)).stage == "disconnected"  # partial payment: nothing moves
     await h.signal("payment", PaymentSignal(320.0, settled=True))
-    task = await rig.task(wid, "reconnection", step=3600)
+    task = await rig.task(wid, "reconnection")
     assert task.context["due_within_seconds"] <= 24 * 3600
     await rig.complete(h, task, outcome="reconnected")
     result = await h.result()
@@ -97,9 +107,10 @@ async def test_late_reconnection_is_escalated(rig: Rig) -> None:
     await ladder_to_notice(rig, h, wid)
     await rig.drive(lambda: any(m.action == "disconnect" for m in rig.outbox(wid)))
     await h.signal("payment", PaymentSignal(50.0, settled=True))
-    task = await rig.task(wid, "reconnection", step=3600)
-    await rig.env.sleep(25 * 3600)
-    await rig.drive(lambda: rig.open_task(wid, "reconnection").queue == "supervisor", step=3600)
+    task = await rig.task(wid, "reconnection")
+    assert task.queue == "inspector"
+    await rig.advance(25 * 3600)
+    await rig.drive(lambda: rig.open_task(wid, "reconnection").queue == "supervisor")
     await rig.complete(h, rig.open_task(wid, "reconnection"), outcome="reconnected")
     assert (await h.result()).outcome == "reconnected"
     assert "reconnection.escalated" in rig.steps(wid)
@@ -124,7 +135,7 @@ async def test_plan_pauses_and_missed_instalment_resumes(rig: Rig) -> None:
     await rig.drive(lambda: len(rig.outbox(wid)) == 1)
     await h.signal("payment_plan", PaymentPlanSignal(3))
     await rig.drive(lambda: "paused" in rig.steps(wid))
-    await rig.env.sleep(30 * DAY)
+    await rig.advance(30 * DAY)
     assert [m.action for m in rig.outbox(wid)] == ["sms_reminder"]  # nothing while paused
     await h.signal("instalment_missed", InstalmentMissedSignal())
     await rig.drive(lambda: len(rig.outbox(wid)) == 2)
@@ -143,7 +154,7 @@ async def test_life_support_never_disconnected(rig: Rig) -> None:
     review = await rig.task(wid, "life_support_review")
     assert review.queue == "supervisor"
     await rig.complete(h, review, outcome="referred")
-    await rig.env.sleep(20 * DAY)
+    await rig.advance(20 * DAY)
     await h.signal("payment", PaymentSignal(80.0, settled=True))
     assert (await h.result()).outcome == "settled"
     assert not [m for m in rig.outbox(wid) if m.action in ("disconnect", "disconnection_notice")]
@@ -164,14 +175,22 @@ async def test_important_customer_needs_approval_and_filing(rig: Rig) -> None:
     deliver = await rig.task(wid, "notice_delivery")
     await rig.complete(h, deliver, outcome="delivered")
     assert ("power_authority", "disconnection_notice_filing") in [
-        (m.adapter, m.action) for m in rig.outbox(wid)]
-    renotice = await rig.drive(lambda: next(  # the re-notice by hand too
-        (t for t in rig.tasks(wid, "open")
-         if t.kind == "notice_delivery" and t.task_id != deliver.task_id), None), step=3600)
+        (m.adapter, m.action) for m in rig.outbox(wid)
+    ]
+    renotice = await rig.drive(
+        lambda: next(  # the re-notice by hand too
+            (
+                t
+                for t in rig.tasks(wid, "open")
+                if t.kind == "notice_delivery" and t.task_id != deliver.task_id
+            ),
+            None,
+        ),
+    )
     await rig.complete(h, renotice, outcome="delivered")
-    await rig.drive(lambda: any(m.action == "disconnect" for m in rig.outbox(wid)), step=3600)
+    await rig.drive(lambda: any(m.action == "disconnect" for m in rig.outbox(wid)))
     await h.signal("cancel", CancelSignal("supervisor decision"))
-    task = await rig.task(wid, "reconnection", step=3600)
+    task = await rig.task(wid, "reconnection")
     await rig.complete(h, task, outcome="reconnected")
     assert (await h.result()).outcome == "reconnected"
     check_invariants(rig, wid)
@@ -198,12 +217,11 @@ async def test_random_payment_times_keep_the_invariants(rig: Rig, seed: int) -> 
     h = await rig.start("arrears", ArrearsInput(cid, "B1", 10.0), wid)
     await ladder_to_notice(rig, h, wid)
     pay_after = rnd.uniform(0, 12 * DAY)
-    await rig.env.sleep(pay_after)
+    await rig.advance(pay_after)
     await h.signal("payment", PaymentSignal(10.0, settled=True))
-    if (await rig.state(h)).stage in ("reconnecting",) or rig.open_task(wid, "disconnection"):
-        pass
-    task = await rig.drive(lambda: rig.open_task(wid, "reconnection") or
-                           rig.steps(wid).get("ended"), step=3600)  # fmt: skip
+    task = await rig.drive(
+        lambda: rig.open_task(wid, "reconnection") or rig.steps(wid).get("ended")
+    )
     if not isinstance(task, dict):
         await rig.complete(h, task, outcome="reconnected")
     result = await h.result()

@@ -23,7 +23,9 @@ from workflows.calendar import (
 DAY = 86400.0
 BASE = datetime(2026, 1, 1, tzinfo=UTC)
 WINDOW = NoticeWindow(min_lead=3 * DAY, max_lead=7 * DAY, renotice_lead=1800.0)
-PLANNED = NoticeWindow(min_lead=3 * DAY, max_lead=7 * DAY, renotice_lead=1800.0, target_lead=5 * DAY)
+PLANNED = NoticeWindow(
+    min_lead=3 * DAY, max_lead=7 * DAY, renotice_lead=1800.0, target_lead=5 * DAY
+)
 windows = st.sampled_from([WINDOW, PLANNED])
 
 instants = st.floats(min_value=0, max_value=400 * DAY).map(lambda s: BASE + timedelta(seconds=s))
@@ -35,7 +37,7 @@ def calendars(draw: st.DrawFn) -> CutoffCalendar:
     end_h = draw(st.integers(start_h + 1, 24))
     weekdays = draw(st.lists(st.integers(1, 7), min_size=1, max_size=7, unique=True))
     blocked = draw(
-        st.lists(st.integers(0, 420).map(lambda d: (BASE.date() + timedelta(days=d))), max_size=60)
+        st.lists(st.integers(0, 420).map(lambda d: BASE.date() + timedelta(days=d)), max_size=60)
     )
     # runs of blocked days (moratorium of extreme weather)
     run_start = draw(st.integers(0, 400))
@@ -116,9 +118,13 @@ def test_blocked_days_never_allowed(cal: CutoffCalendar, at: datetime) -> None:
 
 
 def test_everything_blocked_means_no_slot() -> None:
-    cal = CutoffCalendar("UTC", weekdays=[1], start="09:00", end="17:00",
-                         blocked_dates=[(BASE.date() + timedelta(days=d)).isoformat()
-                                        for d in range(800)])
+    cal = CutoffCalendar(
+        "UTC",
+        weekdays=[1],
+        start="09:00",
+        end="17:00",
+        blocked_dates=[(BASE.date() + timedelta(days=d)).isoformat() for d in range(800)],
+    )
     assert next_slot(BASE, cal) is None
     assert plan_cutoff(BASE, cal, WINDOW).cutoff is None
     assert not cutoff_permitted(BASE, None, None, cal, WINDOW)
@@ -126,8 +132,12 @@ def test_everything_blocked_means_no_slot() -> None:
 
 def test_holiday_week_forces_a_fresh_notice() -> None:
     # Notice delivered Mon 2026-09-28; 3 days later is the National Day golden week.
-    cal = CutoffCalendar("Asia/Shanghai", start="09:00", end="17:00",
-                         blocked_dates=[f"2026-10-0{d}" for d in range(1, 9)])
+    cal = CutoffCalendar(
+        "Asia/Shanghai",
+        start="09:00",
+        end="17:00",
+        blocked_dates=[f"2026-10-0{d}" for d in range(1, 9)],
+    )
     delivered = datetime(2026, 9, 28, 2, 0, tzinfo=UTC)  # 10:00 local
     plan = plan_cutoff(delivered, cal, WINDOW)
     assert plan.cutoff == datetime(2026, 10, 9, 1, 0, tzinfo=UTC)  # Fri 09:00 local
