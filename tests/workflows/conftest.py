@@ -185,10 +185,12 @@ class Rig:
     def steps(self, wid: str) -> dict[str, dict[str, Any]]:
         return {e.action.removeprefix("workflow."): e.detail for e in self.audit(wid)}
 
-    async def start(self, workflow: str, arg: Any, wid: str) -> WorkflowHandle[Any, Any]:
+    async def start(
+        self, workflow: str, arg: Any, wid: str, result_type: type = ProcessResult
+    ) -> WorkflowHandle[Any, Any]:
         self.started.append(wid)
         return await self.env.client.start_workflow(
-            workflow, arg, id=wid, task_queue=self.queue, result_type=ProcessResult
+            workflow, arg, id=wid, task_queue=self.queue, result_type=result_type
         )
 
     async def state(self, handle: WorkflowHandle[Any, Any]) -> ProcessState:
