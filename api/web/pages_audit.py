@@ -10,6 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import state
 from api.errors import ApiError
@@ -53,18 +54,22 @@ def export(request: Request, customer_id: str | None = None) -> Response:
 async def customer(request: Request, customer_id: str) -> Response:
     """Segments with the explanation and policy version; workflows; tasks; audit entries."""
     sess, p = user(request, *READERS)
-    with state(request).sessions() as db:
-        try:
+
+    def load() -> tuple[Any, list[dict[str, Any]], list[Any]]:
+        with state(request).sessions() as db:
             found = customer_api.get_customer(customer_id=customer_id, db=db, _=p)
-        except ApiError as err:
-            return render(request, sess, "message.html", err.status, message=problem_text(err))
-        entries = audit_api.search(db=db, f=_filters(customer_id), _=p, limit=100, before_seq=None)
-        tasks = [
-            task_out(t)
-            for t in db.scalars(
-                select(Task).where(Task.customer_id == customer_id).order_by(Task.created_at.desc())
+            entries = audit_api.search(
+                db=db, f=_filters(customer_id), _=p, limit=100, before_seq=None
             )
-        ]
+            q = select(Task).where(Task.customer_id == customer_id)
+            tasks = [task_out(t) for t in db.scalars(q.order_by(Task.created_at.desc()))]
+            return found, entries, tasks
+
+    try:
+        # store reads in the thread pool: a busy SQLite lock must not stall the event loop
+        found, entries, tasks = await run_in_threadpool(load)
+    except ApiError as err:
+        return render(request, sess, "message.html", err.status, message=problem_text(err))
     try:
         flows = await workflow_api.list_workflows(
             app=state(request), _=p, customer_id=customer_id, kind=None, status=None, limit=100

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from activities import policy_store
@@ -67,9 +68,13 @@ async def upload(request: Request) -> Response:
                     files[value.filename.rsplit("/", 1)[-1]] = data.decode("utf-8", "replace")
     finally:
         await form.close()  # uploads are spooled temporary files
-    try:
+
+    def store() -> policy_api.PolicyOut:
         with state(request).sessions() as db:
-            out = policy_api.upload(body=policy_api.BundleIn(files=files), db=db, principal=p)
+            return policy_api.upload(body=policy_api.BundleIn(files=files), db=db, principal=p)
+
+    try:
+        out = await run_in_threadpool(store)  # validation is CPU work; keep the loop free
     except ApiError as err:
         return _page(request, err.status, files=files, issues=err.errors, problem=problem_text(err))
     return redirect(request, sess, f"/web/policies/{out.version}")

@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 from temporalio.common import SearchAttributeKey
 
 from activities import customers as customer_store
@@ -143,17 +144,22 @@ async def _task_page(
     problem: str | None = None,
 ) -> Response:
     sess, p = user(request, *task_api.WORKERS)
-    with state(request).sessions() as db:
-        try:
+
+    def load() -> tuple[TaskOut, dict[str, Any], list[TaskOut]]:
+        with state(request).sessions() as db:
             task = task_api.get_task(task_id=task_id, db=db, principal=p)
-        except ApiError as err:
-            return render(request, sess, "message.html", err.status, message=problem_text(err))
-        customer = _customer(db, task.customer_id)
-        following = [
-            task_api.task_out(t)
-            for t in _open_tasks_of(db, task.workflow_id, task_id)
-            if task_api.may_act(p, t)
-        ]
+            following = [
+                task_api.task_out(t)
+                for t in _open_tasks_of(db, task.workflow_id, task_id)
+                if task_api.may_act(p, t)
+            ]
+            return task, _customer(db, task.customer_id), following
+
+    try:
+        # store reads in the thread pool: a busy SQLite lock must not stall the event loop
+        task, customer, following = await run_in_threadpool(load)
+    except ApiError as err:
+        return render(request, sess, "message.html", err.status, message=problem_text(err))
     wf_status, stage = await _stage(request, task.workflow_id)
     schema = schema_for(task.kind)
     tree = forms.fields(schema, values or task.result or {}, errors, task.context, rows)
@@ -196,14 +202,18 @@ async def claim(request: Request, task_id: str) -> Response:
     return redirect(request, sess, f"/web/tasks/{task_id}")
 
 
+def _kind_of(request: Request, task_id: str) -> tuple[str, str]:
+    with state(request).sessions() as db:
+        row = db.get(Task, task_id)
+        return (row.kind, row.workflow_id) if row else ("", "")
+
+
 @router.post("/tasks/{task_id}")
 async def complete(request: Request, task_id: str) -> Response:
     """Complete through the API's function; schema errors come back beside their fields."""
     sess, p = user(request, *task_api.WORKERS)
     form = await checked_fields(request, sess)
-    with state(request).sessions() as db:
-        row = db.get(Task, task_id)
-        kind, workflow_id = (row.kind, row.workflow_id) if row else ("", "")
+    kind, workflow_id = await run_in_threadpool(_kind_of, request, task_id)
     if not kind:
         return await _task_page(request, task_id)
     schema = schema_for(kind)
@@ -254,12 +264,18 @@ async def done(request: Request, task_id: str) -> Response:
     info = sess.data.pop("done", None)
     info = info if isinstance(info, dict) else {}
     returned, before = str(info.get("stage", "")), str(info.get("before", ""))
-    with state(request).sessions() as db:
-        row = db.get(Task, task_id)
-        if row is None or not (task_api.may_act(p, row) or row.completed_by == p.name):
-            return render(request, sess, "message.html", 404, message="Not found")
-        task: TaskOut = task_api.task_out(row)
-    following = _following(request, p, task.workflow_id, task_id)
+
+    def load() -> TaskOut | None:
+        with state(request).sessions() as db:
+            row = db.get(Task, task_id)
+            if row is None or not (task_api.may_act(p, row) or row.completed_by == p.name):
+                return None
+            return task_api.task_out(row)
+
+    task = await run_in_threadpool(load)
+    if task is None:
+        return render(request, sess, "message.html", 404, message="Not found")
+    following = await run_in_threadpool(_following, request, p, task.workflow_id, task_id)
     wf_status, stage = await _stage(request, task.workflow_id)
     for _ in range(STAGE_POLLS):
         # the Update returns once the workflow took the result in; the next stage follows a
@@ -267,7 +283,7 @@ async def done(request: Request, task_id: str) -> Response:
         if (stage and stage != before) or following or wf_status not in ("RUNNING", ""):
             break
         await asyncio.sleep(0.25)
-        following = _following(request, p, task.workflow_id, task_id)
+        following = await run_in_threadpool(_following, request, p, task.workflow_id, task_id)
         wf_status, stage = await _stage(request, task.workflow_id)
     return render(
         request,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import threading
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -164,6 +163,16 @@ async def wait_for(check: Any, timeout: float = 15.0, every: float = 0.2) -> Any
         await asyncio.sleep(every)
 
 
-def has_chromium() -> bool:
-    """Whether Debian's chromium is installed here."""
-    return CHROMIUM.exists() or shutil.which("chromium") is not None
+UNLABELLED_JS = """
+() => Array.from(document.querySelectorAll('input, select, textarea, button'))
+  .filter(el => el.type !== 'hidden')
+  .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                && !(el.tagName === 'BUTTON' && el.textContent.trim()))
+  .map(el => el.outerHTML.slice(0, 120))
+"""
+
+
+async def unlabelled(page: Page) -> list[str]:
+    """Form controls with no accessible name (a label, aria-label or button text)."""
+    found: list[str] = await page.evaluate(UNLABELLED_JS)
+    return found

@@ -16,7 +16,7 @@ import worker
 from activities import policy_store
 from store import db
 from store.models import Task
-from tests.web.conftest import DESKTOP, PHONE, Live, shot, wait_for
+from tests.web.conftest import DESKTOP, PHONE, Live, shot, unlabelled, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -74,6 +74,10 @@ async def test_agent_completes_callback_on_a_phone(live: Live) -> None:
     await expect(page.locator("#f-contacts-err")).to_contain_text("required")
     await expect(page.locator("#form-errors")).to_be_visible()
     await page.screenshot(path=shot("02-agent-task-invalid-phone"), full_page=True)
+    assert await unlabelled(page) == []
+    # keyboard: the first radio of the outcome is reachable with Tab and focus is visible
+    await page.focus("input[name=outcome][value=verified]")
+    await expect(page.locator("input[name=outcome][value=verified]")).to_be_focused()
 
     await page.get_by_label("Phone").fill("+86 139 1111 2222")
     await page.get_by_role("button", name="Submit").click()
@@ -186,6 +190,7 @@ async def test_supervisor_reassigns_an_overdue_task(live: Live) -> None:
     await row.get_by_label("to a person").select_option("agent.li")
     await row.get_by_label("Reason").fill("covering for a sick colleague")
     await page.screenshot(path=shot("06-supervisor-desktop"), full_page=True)
+    assert await unlabelled(page) == []
     await row.get_by_role("button", name="Reassign").click()
     await expect(page.locator(".flash")).to_contain_text("reassigned")
     r = await live.api.get(f"/v1/tasks/{task['task_id']}", headers=live.auth("supervisor"))
