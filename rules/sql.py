@@ -1,8 +1,9 @@
 """Bulk back end in the database: conditions compiled to SQLAlchemy Core expressions.
 
-``population_select`` yields one row per customer with category, ABC class (ROW_NUMBER and
-COUNT window functions), one boolean column per tag (``tag_<id>``) and the points tier; it
-runs on SQLite and PostgreSQL. Every leaf is guarded with IS NOT NULL so results are
+``population_select`` yields one row per customer with category, ABC class (a ROW_NUMBER
+window; partition sizes by COUNT(*) OVER (PARTITION BY ...), or one plain count without a
+partition), one boolean column per tag (``tag_<id>``) and the points tier; it runs on
+SQLite and PostgreSQL. Every leaf is guarded with IS NOT NULL so results are
 two-valued (a condition on an unknown value is false, and NOT of it is true), exactly as the
 reference evaluator. Ties order by customer_id in byte order (COLLATE "C" on PostgreSQL).
 """
@@ -46,6 +47,45 @@ def _byte_order_pg(element: ByteOrder, compiler: SQLCompiler, **kw: Any) -> str:
     return f'{compiler.process(element.col, **kw)} COLLATE "C"'
 
 
+class JsonValueIs(ColumnElement[bool]):
+    """True when ``col -> key`` holds a JSON value of one kind (number, str or bool).
+
+    An attribute of the wrong type is unknown, never cast (CAST('abc' AS FLOAT) fails on
+    PostgreSQL, and SQLite would compare text with numbers).
+    """
+
+    inherit_cache = True
+    _traverse_internals = [  # noqa: RUF012
+        ("col", InternalTraversal.dp_clauseelement),
+        ("key", InternalTraversal.dp_string),
+        ("kind", InternalTraversal.dp_string),
+    ]
+    type = sa.Boolean()
+
+    def __init__(self, col: Expr, key: str, kind: str) -> None:
+        self.col, self.key, self.kind = col, key, kind
+
+
+_SQLITE_JSON_TYPES = {"number": "('integer', 'real')", "bool": "('true', 'false')",
+                      "str": "('text')"}  # fmt: skip
+_PG_JSON_TYPES = {"number": "'number'", "bool": "'boolean'", "str": "'string'"}
+
+
+@compiles(JsonValueIs)
+def _json_is_sqlite(element: JsonValueIs, compiler: SQLCompiler, **kw: Any) -> str:
+    path = compiler.process(sa.literal(f'$."{element.key}"'), **kw)
+    col = compiler.process(element.col, **kw)
+    return f"json_type({col}, {path}) IN {_SQLITE_JSON_TYPES[element.kind]}"
+
+
+@compiles(JsonValueIs, "postgresql")
+def _json_is_pg(element: JsonValueIs, compiler: SQLCompiler, **kw: Any) -> str:
+    func = "jsonb_typeof" if "JSONB" in type(element.col.type).__name__.upper() else "json_typeof"
+    key = compiler.process(sa.literal(element.key), **kw)
+    col = compiler.process(element.col, **kw)
+    return f"{func}({col} -> {key}) = {_PG_JSON_TYPES[element.kind]}"
+
+
 def _label(name: str) -> str:
     return "f_" + name.replace(".", "__")
 
@@ -67,7 +107,8 @@ class _Compiler:
             kind = self.bundle.catalogue[name].kind
             item = self.columns[top][sub]
             conv = {"number": item.as_float, "bool": item.as_boolean}.get(kind, item.as_string)
-            extracted: Expr = conv()
+            guard = JsonValueIs(self.columns[top], sub, kind)
+            extracted: Expr = sa.case((guard, conv()), else_=sa.null())
             return extracted
         raise KeyError(name)
 

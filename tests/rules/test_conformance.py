@@ -49,8 +49,9 @@ def record(draw: st.DrawFn, cid: str) -> dict[str, Any]:
     raw["contacts"] = draw(_maybe(st.fixed_dictionaries({}, optional={
         "sms_opt_in": st.booleans(), "phone": st.sampled_from(["1", "2"])})))  # fmt: skip
     raw["attributes"] = draw(_maybe(st.fixed_dictionaries({}, optional={
-        "score": st.sampled_from([0, 5, 5.5, 9]),
-        "segment_hint": st.sampled_from(["x", "y", SPECIAL])})))  # fmt: skip
+        # values of the wrong type ("5", true, 3) count as unknown in every back end
+        "score": st.sampled_from([0, 5, 5.5, 9, "5", True]),
+        "segment_hint": st.sampled_from(["x", "y", SPECIAL, 3])})))  # fmt: skip
     return rules.validate_record({k: v for k, v in raw.items() if v is not None})
 
 
