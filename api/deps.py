@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -15,6 +17,7 @@ import rules
 from api.errors import ApiError
 from api.metrics import Metrics
 from config import Settings
+from store import audit
 from store.credentials import CredentialStore, Principal
 
 _bearer = HTTPBearer(auto_error=False, description="Token from the credentials file.")
@@ -30,6 +33,20 @@ class AppState:
     temporal: Client
     metrics: Metrics
     engines: dict[str, rules.Engine] = field(default_factory=dict)
+    # SQLite only: one request at a time holds a store transaction in this process. Every
+    # SQLite transaction is BEGIN IMMEDIATE and async routes keep theirs open across a
+    # Temporal call; without the gate a second request blocked the event loop in BEGIN,
+    # the holder could not resume, and both waited for the 30 s busy timeout.
+    gate: asyncio.Lock | None = None
+
+    @asynccontextmanager
+    async def store_turn(self) -> AsyncIterator[None]:
+        """Wait (without blocking the event loop) for this process's turn at the store."""
+        if self.gate is None:
+            yield
+            return
+        async with self.gate:
+            yield
 
     def engine_for(self, bundle: rules.Bundle) -> rules.Engine:
         """One durable-rules engine per policy version (rulesets are versioned by name)."""
@@ -48,13 +65,20 @@ def state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(state)]
 
 
-def session(app: State) -> Iterator[Session]:
-    """A store session per request."""
-    with app.sessions() as s:
-        yield s
+async def session(app: State) -> AsyncIterator[Session]:
+    """A store session per request (taken in the process's turn at the store, see `gate`)."""
+    async with app.store_turn():
+        with app.sessions() as s:
+            yield s
 
 
 Db = Annotated[Session, Depends(session)]
+
+
+def audit_and_commit(db: Session, **entry: Any) -> None:
+    """Append one audit entry and commit (call it through `run_in_threadpool`)."""
+    audit.append(db, **entry)
+    db.commit()
 
 
 def caller(

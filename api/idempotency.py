@@ -35,9 +35,11 @@ def install(app: FastAPI) -> None:
         owner = hashlib.sha256(request.headers.get("authorization", "").encode()).hexdigest()
         body = await request.body()
         digest = hashlib.sha256(request.url.path.encode() + b"\0" + body).hexdigest()
-        sessions = request.app.state.segflow.sessions
-        with sessions() as s:
-            seen = s.get(IdempotencyRecord, (key, owner))
+        app_state = request.app.state.segflow
+        sessions = app_state.sessions
+        async with app_state.store_turn():
+            with sessions() as s:
+                seen = s.get(IdempotencyRecord, (key, owner))
             if seen is not None:
                 if seen.digest != digest:
                     return problem_response(
@@ -57,20 +59,21 @@ def install(app: FastAPI) -> None:
             return response
         chunks = [chunk async for chunk in response.body_iterator]  # type: ignore[attr-defined]
         payload = b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
-        with sessions() as s:
-            s.add(
-                IdempotencyRecord(
-                    key=key,
-                    principal=owner,
-                    digest=digest,
-                    status_code=response.status_code,
-                    body=payload.decode(),
+        async with app_state.store_turn():
+            with sessions() as s:
+                s.add(
+                    IdempotencyRecord(
+                        key=key,
+                        principal=owner,
+                        digest=digest,
+                        status_code=response.status_code,
+                        body=payload.decode(),
+                    )
                 )
-            )
-            try:
-                s.commit()
-            except IntegrityError:
-                s.rollback()  # a concurrent twin stored it first; both answers are the same
+                try:
+                    s.commit()
+                except IntegrityError:
+                    s.rollback()  # a concurrent twin stored it first: the same answer
         headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
         return Response(
             payload, response.status_code, headers=headers, media_type=response.media_type

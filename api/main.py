@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             credentials=CredentialStore.load(cfg.credentials_path),
             temporal=temporal,
             metrics=app_metrics,
+            gate=asyncio.Lock() if cfg.store_url.startswith("sqlite") else None,
         )
         yield
         engine.dispose()

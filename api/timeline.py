@@ -8,6 +8,7 @@ from typing import Any
 from google.protobuf.json_format import MessageToDict
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 
@@ -74,13 +75,8 @@ def _describe(client: Client, event: HistoryEvent) -> HistoryEntry | None:
     return HistoryEntry(at=at, source="temporal", event=name, who=who, detail=detail)
 
 
-async def build(client: Client, session: Session, workflow_id: str) -> WorkflowHistory:
-    """Every run's events (oldest first) merged with the audit entries of the workflow."""
-    run_ids = [wf.run_id async for wf in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
-    entries: list[HistoryEntry] = []
-    for run_id in reversed(run_ids):
-        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
-        entries += [e for e in (_describe(client, ev) for ev in history.events) if e]
+def _audit_rows(session: Session, workflow_id: str) -> list[AuditEntry]:
+    """Audit entries of the workflow and of its tasks (store work, off the event loop)."""
     task_ids = list(session.scalars(select(Task.task_id).where(Task.workflow_id == workflow_id)))
     rows = session.scalars(
         select(AuditEntry).where(
@@ -89,8 +85,19 @@ async def build(client: Client, session: Session, workflow_id: str) -> WorkflowH
                 AuditEntry.target.in_([f"task:{t}" for t in task_ids]),
             )
         )
-    )
-    for row in rows:
+    ).all()
+    session.commit()
+    return list(rows)
+
+
+async def build(client: Client, session: Session, workflow_id: str) -> WorkflowHistory:
+    """Every run's events (oldest first) merged with the audit entries of the workflow."""
+    run_ids = [wf.run_id async for wf in client.list_workflows(f"WorkflowId = '{workflow_id}'")]
+    entries: list[HistoryEntry] = []
+    for run_id in reversed(run_ids):
+        history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
+        entries += [e for e in (_describe(client, ev) for ev in history.events) if e]
+    for row in await run_in_threadpool(_audit_rows, session, workflow_id):
         at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
         entries.append(
             HistoryEntry(

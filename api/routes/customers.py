@@ -8,11 +8,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy import select
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 import rules
 from activities import customers as customer_store
 from activities import policy_store, processes
-from api.deps import Db, State, require
+from api.deps import AppState, Db, State, require
 from api.errors import ERROR_RESPONSES, ApiError
 from api.record_schema import record_schema
 from api.schemas import (
@@ -83,21 +85,18 @@ async def put_customer(
             "Invalid customer record",
             errors=[{"path": i.path, "message": i.message} for i in err.issues],
         ) from err
-    try:
-        bundle = policy_store.active_bundle(db)
-    except LookupError as err:
-        raise ApiError(409, "No active policy", "activate a policy version first") from err
-    result, before = customer_store.upsert(
-        db, app.engine_for(bundle), bundle, valid, principal.name, request.state.request_id
-    )
+
+    def write() -> tuple[rules.Assignment, dict[str, Any] | None]:
+        bundle = _active(db)
+        return customer_store.upsert(
+            db, app.engine_for(bundle), bundle, valid, principal.name, request.state.request_id
+        )
+
+    # store work runs in the thread pool: a store lock wait must never block the event loop
+    # that the open transaction's own Temporal calls need to finish
+    result, before = await run_in_threadpool(write)
     transitions = processes.diff(customer_id, before and before["processes"], result.processes)
-    try:
-        await processes.apply(app.temporal, app.settings.task_queue, [transitions])
-    except Exception as err:
-        log.warning("process transitions failed: %s", err, exc_info=True)
-        db.rollback()
-        raise ApiError(503, "Temporal unavailable", "nothing was stored; retry later") from err
-    db.commit()
+    await _apply_or_rollback(app, db, [transitions])
     return AssignmentOut(**result.to_json())
 
 
@@ -129,6 +128,28 @@ def get_customer(
 
 
 MAX_BATCH = 10_000
+
+
+def _active(db: Session) -> rules.Bundle:
+    try:
+        return policy_store.active_bundle(db)
+    except LookupError as err:
+        raise ApiError(409, "No active policy", "activate a policy version first") from err
+
+
+async def _apply_or_rollback(
+    app: AppState, db: Session, transitions: list[processes.Transitions]
+) -> None:
+    """Start/stop the processes, then commit; if Temporal fails nothing is stored (503)."""
+    try:
+        await processes.apply(
+            app.temporal, app.settings.task_queue, transitions, app.settings.start_concurrency
+        )
+    except Exception as err:
+        log.warning("process transitions failed: %s", err, exc_info=True)
+        await run_in_threadpool(db.rollback)
+        raise ApiError(503, "Temporal unavailable", "nothing was stored; retry later") from err
+    await run_in_threadpool(db.commit)
 
 
 async def _json_object(request: Request) -> dict[str, Any]:
@@ -184,10 +205,6 @@ async def batch(
     records = await _batch_records(request)
     if len(records) > MAX_BATCH:
         raise ApiError(413, "Too many records", f"at most {MAX_BATCH} per batch")
-    try:
-        bundle = policy_store.active_bundle(db)
-    except LookupError as err:
-        raise ApiError(409, "No active policy", "activate a policy version first") from err
     results: list[BatchItem] = []
     valid: dict[str, dict[str, Any]] = {}
     for index, raw in enumerate(records):
@@ -205,44 +222,43 @@ async def batch(
             continue
         valid[rec["customer_id"]] = rec  # a later duplicate wins, like sequential PUTs
         results.append(BatchItem(index=index, customer_id=rec["customer_id"], ok=True))
-    engine = app.engine_for(bundle)
-    rows = {cid: customer_store.store_record(db, rec)[0] for cid, rec in valid.items()}
-    db.flush()
-    ranks = {} if bundle.abc.partition_by else customer_store.ranks_for(db, bundle, list(rows))
     assignments: dict[str, AssignmentOut] = {}
-    transitions = []
-    for cid, row in rows.items():
-        result, before = customer_store.assign(db, engine, bundle, row, ranks.get(cid))
-        assignments[cid] = AssignmentOut(**result.to_json())
-        transitions.append(processes.diff(cid, before and before["processes"], result.processes))
-    audit.append(
-        db,
-        actor=principal.name,
-        action="customer.batch_upserted",
-        target="customers",
-        request_id=request.state.request_id,
-        policy_version=bundle.version,
-        detail={
-            "received": len(records),
-            "stored": len(rows),
-            "digest": audit.digest(sorted(valid)),
-        },
-    )
-    try:
-        await processes.apply(
-            app.temporal, app.settings.task_queue, transitions, app.settings.start_concurrency
+    transitions: list[processes.Transitions] = []
+
+    def write() -> None:
+        bundle = _active(db)
+        engine = app.engine_for(bundle)
+        rows = {cid: customer_store.store_record(db, rec)[0] for cid, rec in valid.items()}
+        db.flush()
+        ranks = {} if bundle.abc.partition_by else customer_store.ranks_for(db, bundle, list(rows))
+        for cid, row in rows.items():
+            result, before = customer_store.assign(db, engine, bundle, row, ranks.get(cid))
+            assignments[cid] = AssignmentOut(**result.to_json())
+            transitions.append(
+                processes.diff(cid, before and before["processes"], result.processes)
+            )
+        audit.append(
+            db,
+            actor=principal.name,
+            action="customer.batch_upserted",
+            target="customers",
+            request_id=request.state.request_id,
+            policy_version=bundle.version,
+            detail={
+                "received": len(records),
+                "stored": len(rows),
+                "digest": audit.digest(sorted(valid)),
+            },
         )
-    except Exception as err:
-        log.warning("process transitions failed: %s", err, exc_info=True)
-        db.rollback()
-        raise ApiError(503, "Temporal unavailable", "nothing was stored; retry later") from err
-    db.commit()
+
+    await run_in_threadpool(write)
+    await _apply_or_rollback(app, db, transitions)
     for item in results:
         if item.ok and item.customer_id is not None:
             item.assignment = assignments[item.customer_id]
     return BatchOut(
         received=len(records),
-        stored=len(rows),
+        stored=len(valid),
         failed=sum(not r.ok for r in results),
         results=results,
     )

@@ -22,8 +22,9 @@ async def readyz(app: State) -> JSONResponse:
     """200 when both the store and Temporal answer, else 503 naming what is down."""
     checks: dict[str, str] = {}
     try:
-        with app.sessions() as s:
-            s.execute(text("SELECT 1"))
+        async with app.store_turn():
+            with app.sessions() as s:
+                s.execute(text("SELECT 1"))
         checks["store"] = "ok"
     except Exception as err:  # any failure means not ready
         checks["store"] = f"down: {type(err).__name__}"

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
-from api.deps import Db, State, require
+from api.deps import Db, State, audit_and_commit, require
 from api.errors import ERROR_RESPONSES, ApiError
-from store import audit
 from store.credentials import Principal
 from workflows.payloads import SegmentationProgress, SegmentationRunInput
 
@@ -52,15 +53,17 @@ async def start(
         task_queue=app.settings.task_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
     )
-    audit.append(
-        db,
-        actor=principal.name,
-        action="segmentation.started",
-        target=_workflow_id(run_id),
-        request_id=request.state.request_id,
-        detail=body.model_dump(),
+    await run_in_threadpool(
+        partial(
+            audit_and_commit,
+            db,
+            actor=principal.name,
+            action="segmentation.started",
+            target=_workflow_id(run_id),
+            request_id=request.state.request_id,
+            detail=body.model_dump(),
+        )
     )
-    db.commit()
     return {
         "run_id": run_id,
         "workflow_id": _workflow_id(run_id),

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 from sqlalchemy import and_, case, or_, select
+from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
@@ -158,24 +159,37 @@ async def complete(
 ) -> TaskCompleteOut:
     """422 names the failing path; 409 when completed differently or no longer open; an
     identical retry returns the first outcome."""
-    task = _load(db, task_id, principal)
     rid = request.state.request_id
-    if task.status == "completed":
-        if task.result == body.result:
-            return TaskCompleteOut(task=task_out(task), workflow_stage="(already completed)")
-        _reject(db, task, principal, rid, "already completed with a different result")
-        raise ApiError(409, "Conflict", "task already completed with a different result")
-    if task.status == "cancelled":
-        _reject(db, task, principal, rid, "task cancelled")
-        raise ApiError(409, "Conflict", "task was cancelled")
-    errors = completion_errors(task.kind, body.result)
-    if errors:
-        _reject(db, task, principal, rid, "invalid payload")
-        raise ApiError(
-            422,
-            "Invalid completion",
-            errors=[{"path": e.split(": ", 1)[0], "message": e.split(": ", 1)[1]} for e in errors],
-        )
+
+    def check() -> Task | TaskCompleteOut:
+        task = _load(db, task_id, principal)
+        if task.status == "completed":
+            if task.result == body.result:
+                return TaskCompleteOut(task=task_out(task), workflow_stage="(already completed)")
+            _reject(db, task, principal, rid, "already completed with a different result")
+            raise ApiError(409, "Conflict", "task already completed with a different result")
+        if task.status == "cancelled":
+            _reject(db, task, principal, rid, "task cancelled")
+            raise ApiError(409, "Conflict", "task was cancelled")
+        errors = completion_errors(task.kind, body.result)
+        if errors:
+            _reject(db, task, principal, rid, "invalid payload")
+            raise ApiError(
+                422,
+                "Invalid completion",
+                errors=[
+                    {"path": e.split(": ", 1)[0], "message": e.split(": ", 1)[1]} for e in errors
+                ],
+            )
+        # end the read transaction: the workflow's activities need the store while it works
+        db.commit()
+        return task
+
+    # store work in the thread pool, never holding a store lock while Temporal works
+    checked = await run_in_threadpool(check)
+    if isinstance(checked, TaskCompleteOut):
+        return checked
+    task = checked
     handle = app.temporal.get_workflow_handle(task.workflow_id)
     try:
         outcome = await handle.execute_update(
@@ -185,29 +199,33 @@ async def complete(
             result_type=TaskCompletionResult,
         )
     except WorkflowUpdateFailedError as err:
-        _reject(db, task, principal, rid, str(err.cause))
+        await run_in_threadpool(_reject, db, task, principal, rid, str(err.cause))
         raise ApiError(409, "Conflict", f"the workflow refused: {err.cause}") from err
     except RPCError as err:
         if "not found" in str(err).lower():
-            _reject(db, task, principal, rid, "workflow not running")
+            await run_in_threadpool(_reject, db, task, principal, rid, "workflow not running")
             raise ApiError(
                 409, "Conflict", "the workflow of this task is no longer running"
             ) from err
         raise ApiError(503, "Temporal unavailable", "nothing was recorded; retry") from err
-    task.status, task.result = "completed", body.result
-    task.completed_by, task.completed_at = principal.name, datetime.now(UTC)
-    audit.append(
-        db,
-        actor=principal.name,
-        action="task.completed",
-        target=f"task:{task_id}",
-        customer_id=task.customer_id,
-        request_id=rid,
-        policy_version=task.policy_version,
-        detail={"workflow_id": task.workflow_id, "result": body.result},
-    )
-    db.commit()
-    return TaskCompleteOut(task=task_out(task), workflow_stage=outcome.stage)
+
+    def record() -> TaskOut:
+        task.status, task.result = "completed", body.result
+        task.completed_by, task.completed_at = principal.name, datetime.now(UTC)
+        audit.append(
+            db,
+            actor=principal.name,
+            action="task.completed",
+            target=f"task:{task_id}",
+            customer_id=task.customer_id,
+            request_id=rid,
+            policy_version=task.policy_version,
+            detail={"workflow_id": task.workflow_id, "result": body.result},
+        )
+        db.commit()
+        return task_out(task)
+
+    return TaskCompleteOut(task=await run_in_threadpool(record), workflow_stage=outcome.stage)
 
 
 def _reject(db: Db, task: Task, principal: Principal, rid: str, reason: str) -> None:

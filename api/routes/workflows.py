@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from activities import workflow_starts
 from api import timeline
-from api.deps import Db, State, require
+from api.deps import Db, State, audit_and_commit, require
 from api.errors import ERROR_RESPONSES, ApiError
 from api.schemas import WorkflowHistory
-from store import audit
 from store.credentials import Principal
 from store.models import Customer
 from workflows.payloads import CancelRequest
@@ -64,10 +66,16 @@ async def history(
     workflow_id: str, app: State, db: Db, _: Annotated[Principal, Depends(require(*READERS))]
 ) -> WorkflowHistory:
     """Built from the Temporal history of every run and the store's audit log."""
-    result = await timeline.build(app.temporal, db, workflow_id)
+    result = await timeline.build(app.temporal, db, workflow_id)  # store reads off the loop
     if result.runs == 0:
         raise ApiError(404, "Not found", f"no workflow {workflow_id}")
     return result
+
+
+def _known_customer(db: Session, customer_id: str) -> bool:
+    known = db.get(Customer, customer_id) is not None
+    db.commit()  # no store transaction stays open while Temporal is called
+    return known
 
 
 STATUSES = {s.name.lower(): s.name for s in WorkflowExecutionStatus}
@@ -152,15 +160,17 @@ async def signal(
         await app.temporal.get_workflow_handle(workflow_id).signal(name, body.payload)
     except RPCError as err:
         raise ApiError(404, "Not found", f"no running workflow {workflow_id}") from err
-    audit.append(
-        db,
-        actor=principal.name,
-        action=f"workflow.signal.{name}",
-        target=f"workflow:{workflow_id}",
-        request_id=request.state.request_id,
-        detail={"payload": body.payload},
+    await run_in_threadpool(
+        partial(
+            audit_and_commit,
+            db,
+            actor=principal.name,
+            action=f"workflow.signal.{name}",
+            target=f"workflow:{workflow_id}",
+            request_id=request.state.request_id,
+            detail={"payload": body.payload},
+        )
     )
-    db.commit()
     return {"workflow_id": workflow_id, "signal": name, "accepted": True}
 
 
@@ -186,15 +196,17 @@ async def cancel(
         )
     except RPCError as err:
         raise ApiError(404, "Not found", f"no running workflow {workflow_id}") from err
-    audit.append(
-        db,
-        actor=principal.name,
-        action="workflow.cancel_requested",
-        target=f"workflow:{workflow_id}",
-        request_id=request.state.request_id,
-        detail={"reason": body.reason},
+    await run_in_threadpool(
+        partial(
+            audit_and_commit,
+            db,
+            actor=principal.name,
+            action="workflow.cancel_requested",
+            target=f"workflow:{workflow_id}",
+            request_id=request.state.request_id,
+            detail={"reason": body.reason},
+        )
     )
-    db.commit()
     return {"workflow_id": workflow_id, "cancel_requested": True}
 
 
@@ -225,7 +237,7 @@ async def start_workflow(
             {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]}
             for e in err.errors()]) from err  # fmt: skip
     customer = getattr(inp, "customer_id", None)
-    if customer is not None and db.get(Customer, customer) is None:
+    if customer is not None and not await run_in_threadpool(_known_customer, db, customer):
         raise ApiError(422, "Invalid input", errors=[
             {"path": "customer_id", "message": "unknown customer"}])  # fmt: skip
     try:
@@ -234,16 +246,18 @@ async def start_workflow(
         raise ApiError(409, "Conflict", str(err)) from err
     except RPCError as err:
         raise ApiError(503, "Temporal unavailable", "retry later") from err
-    audit.append(
-        db,
-        actor=principal.name,
-        action="workflow.started",
-        target=f"workflow:{started.workflow_id}",
-        customer_id=customer,
-        request_id=request.state.request_id,
-        detail={"kind": kind, "input": body},
+    await run_in_threadpool(
+        partial(
+            audit_and_commit,
+            db,
+            actor=principal.name,
+            action="workflow.started",
+            target=f"workflow:{started.workflow_id}",
+            customer_id=customer,
+            request_id=request.state.request_id,
+            detail={"kind": kind, "input": body},
+        )
     )
-    db.commit()
     app.metrics.workflows_started.labels(kind).inc()
     return {
         "workflow_id": started.workflow_id,
