@@ -46,7 +46,9 @@ def load_bundle(directory: str | Path) -> Bundle:
     base = Path(directory)
     if not base.is_dir():
         raise PolicyError([PolicyIssue(str(base), 1, 1, "", "not a policy directory")])
-    texts = {p.name: p.read_text(encoding="utf-8") for p in sorted(base.glob("*.yaml"))}
+    # *.yml too, so a misnamed file is reported instead of silently ignored
+    paths = sorted([*base.glob("*.yaml"), *base.glob("*.yml")])
+    texts = {p.name: p.read_text(encoding="utf-8") for p in paths}
     return _load(texts, lambda name: str(base / name))
 
 

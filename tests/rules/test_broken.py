@@ -5,6 +5,8 @@ exactly these ``file:line:col: path: message`` lines (all of them, sorted)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 import rules
@@ -367,6 +369,18 @@ def test_unknown_and_missing_files() -> None:
     assert [str(i) for i in info.value.issues] == [
         "strategies.yaml:1:1: missing policy file",
         "strategy.yaml:1:1: unknown policy file (did you mean 'strategies.yaml'?)",
+    ]
+
+
+def test_misnamed_file_in_a_directory(tmp_path: Path) -> None:
+    for name in FILES:
+        (tmp_path / name).write_text((POLICIES / name).read_text())
+    (tmp_path / "points.yaml").rename(tmp_path / "points.yml")
+    with pytest.raises(rules.PolicyError) as info:
+        rules.load_bundle(tmp_path)
+    assert [str(i) for i in info.value.issues] == [
+        f"{tmp_path}/points.yaml:1:1: missing policy file",
+        f"{tmp_path}/points.yml:1:1: unknown policy file (did you mean 'points.yaml'?)",
     ]
 
 
