@@ -61,6 +61,7 @@ ZH: dict[str, str] = {
     "Next tasks of this process": "本流程的后续任务",
     "The next step is with the system or another team.": "下一步由系统或其他班组处理。",
     "Result": "结果",
+    "Refresh": "刷新",
     "required": "必填",
     "is required": "为必填项",
     "yes": "是",
