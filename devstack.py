@@ -9,6 +9,7 @@ prints URLs and demo credentials, and stops every child on SIGINT/SIGTERM.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import os
 import shutil
@@ -87,7 +88,17 @@ def spawn(
             start_new_session=True,
             cwd=ROOT,
             env={**os.environ, **(env or {})},
+            preexec_fn=_die_with_parent,
         )
+
+
+def _die_with_parent() -> None:
+    """In the child: get SIGTERM when the parent dies, even by SIGKILL (Linux prctl)."""
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:  # not Linux: the explicit stop_all still applies
+        pass
 
 
 def stop_all(children: list[subprocess.Popen[bytes]], grace: float = 10.0) -> None:
@@ -165,6 +176,7 @@ def banner(settings: Settings, demo: dict[str, dict[str, str]]) -> str:
         "",
         "segflow is running.",
         f"  API docs      {api}/docs",
+        f"  web pages     {api}/web/   (sign in with a token below)",
         f"  task inbox    {api}/v1/tasks   (GET with a bearer token)",
         f"  health        {api}/healthz",
         f"  Temporal UI   http://127.0.0.1:{settings.temporal_ui_port}",
@@ -242,6 +254,9 @@ def run(settings: Settings) -> int:
     except KeyboardInterrupt:
         return 0
     finally:
+        # a second Ctrl-C must not interrupt the shutdown and orphan the children
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         print("\nstopping segflow ...", flush=True)
         stop_all(children)
         print("stopped.", flush=True)

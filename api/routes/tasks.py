@@ -210,6 +210,8 @@ async def complete(
         raise ApiError(503, "Temporal unavailable", "nothing was recorded; retry") from err
 
     def record() -> TaskOut:
+        # an unclaimed queue task becomes the completer's, so it stays out of other inboxes
+        task.assignee = task.assignee or principal.name
         task.status, task.result = "completed", body.result
         task.completed_by, task.completed_at = principal.name, datetime.now(UTC)
         audit.append(
