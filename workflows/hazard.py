@@ -10,8 +10,8 @@ Workflow id: `hazard:{customer_id}:{inspection_id}`; input `HazardInput`, output
   `rounds_before_authority_report` on, open hazards of `report_severities` not yet reported
   are filed with the power authority and a supervisor `hazard_authority_report` task is
   opened (not awaited: the loop goes on).
-- Signals: `rectification_reported` (RectificationSignal), `cancel` (CancelSignal; the only
-  other way out). Updates: `complete_task`. Queries: `state`.
+- Signals: `rectification_reported` (RectificationSignal; ignored while a re-inspection is
+  due), `cancel` (CancelSignal; the only other way out). Updates: `complete_task`. Queries: `state`.
 - Timers: the rectification deadline; task due times (informational).
 - End states: `closed`, `cancelled`, `not_applicable`.
 """
@@ -37,12 +37,16 @@ class HazardWorkflow(ProcessBase):
     def __init__(self) -> None:
         super().__init__()
         self._reported: RectificationSignal | None = None
+        self._inspecting = False
         self._side: list[asyncio.Task[Any]] = []
 
     @workflow.signal(name="rectification_reported")
     def rectification_reported(self, signal: RectificationSignal) -> None:
-        """The customer reports the hazards rectified; re-inspection follows at once."""
-        self._reported = signal
+        """The customer reports the hazards rectified; re-inspection follows at once. A
+        report while a re-inspection is already due answers nothing new and is ignored; one
+        at any other time (before the first notice too) ends the current round's wait."""
+        if not self._inspecting:
+            self._reported = signal
 
     @workflow.run
     async def run(self, inp: HazardInput) -> ProcessResult:
@@ -72,7 +76,6 @@ class HazardWorkflow(ProcessBase):
             worst = max((severity[h] for h in open_hazards), key=lambda s: rank.get(s, 0))
             deadline = float(p["deadline"][f"{worst}_seconds"])
             self._set_stage(f"rectification:{round_no}")
-            self._reported = None
             sent = await self._notify(
                 f"r{round_no}/notice",
                 list(p.get("notice_channels", [])),
@@ -88,6 +91,9 @@ class HazardWorkflow(ProcessBase):
                 delivered=sent.delivered,
             )
             reported = await self._sleep(deadline, lambda: self._reported is not None)
+            # the report is consumed here, not at the top of the round: one that arrives
+            # while the previous round winds up (steps, authority filing) must not be lost
+            self._reported, self._inspecting = None, True
             if self._cancel is not None:
                 break
             await self._step(
@@ -103,6 +109,7 @@ class HazardWorkflow(ProcessBase):
                 },
             )
             done = await self._task(spec)
+            self._inspecting = False
             if done is None:
                 break
             fixed = [

@@ -4,7 +4,7 @@ server by tests/workflows/record_histories.py)."""
 
 from __future__ import annotations
 
-from tests.workflows.conftest import Rig
+from tests.workflows.conftest import DAY, Rig
 from workflows.process_payloads import (
     CancelSignal,
     CaseSettledSignal,
@@ -31,8 +31,12 @@ async def test_hazard_closed_loop_reports_after_rounds(rig: Rig) -> None:
         h, task, results=[{"hazard_id": "h2", "fixed": True}, {"hazard_id": "h1", "fixed": False}]
     )
     assert rig.tasks(wid)[-1].status == "completed"  # closed before the Update returned
+    # reported while round 1 winds up: round 2 re-inspects at once, not at its deadline
+    before = await rig.env.get_current_time()
+    await h.signal("rectification_reported", RectificationSignal())
     task2 = await rig.task(wid, "reinspection")
     assert task2.task_id != task.task_id
+    assert (await rig.env.get_current_time() - before).total_seconds() < DAY
     await rig.complete(h, task2, results=[{"hazard_id": "h1", "fixed": False}])
     report = await rig.task(wid, "hazard_authority_report")
     assert report.queue == "supervisor"
