@@ -225,9 +225,12 @@ class Rig:
         await self.env.sleep(seconds)
         await self.settle()
 
-    async def drive(self, check: Callable[[], Any], limit: float = 120 * DAY) -> Any:
+    async def drive(
+        self, check: Callable[[], Any], limit: float = 120 * DAY, until: datetime | None = None
+    ) -> Any:
         """Settle, check, jump to the next timer; repeat until `check` holds (its value is
-        returned) or `limit` of workflow time has passed."""
+        returned) or `limit` of workflow time has passed. With `until`, the clock stops
+        there instead: None is returned once it is reached without `check` holding."""
         start = await self.env.get_current_time()
         while True:
             fire = await self.settle()
@@ -235,6 +238,11 @@ class Rig:
             if value:
                 return value
             now = await self.env.get_current_time()
+            if until is not None and (fire is None or fire >= until):
+                if now < until:
+                    await self.advance((until - now).total_seconds())
+                    continue  # check once more at `until`
+                return None
             if fire is None:
                 raise AssertionError("condition never held and no timer is pending")
             if (fire - start).total_seconds() > limit:

@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, event, given, settings
+from hypothesis import strategies as st
 
 from activities import policy_store
 from activities.process_activities import calendar_of
@@ -228,6 +230,74 @@ async def test_random_payment_times_keep_the_invariants(rig: Rig, seed: int) -> 
     assert result.outcome in ("settled", "reconnected")
     found = check_invariants(rig, wid)
     assert (result.outcome == "reconnected") == bool(found["cut"])
+
+
+OUTCOMES = {  # every completion the people working the arrears tasks may send
+    "collection": ["paid_on_site", "promised", "refused", "not_found"],
+    "prepayment_conversion": ["converted", "refused", "not_possible"],
+    "disconnection_approval": ["approved", "rejected"],
+    "notice_delivery": ["delivered", "not_delivered"],
+    "life_support_review": ["acknowledged", "payment_arranged", "referred"],
+    "disconnection": ["disconnected", "not_possible"],
+    "reconnection": ["reconnected", "failed"],
+}
+_examples = iter(range(10**6))
+
+
+# Whole workflow runs cost about a second each: few examples here; the calendar arithmetic
+# underneath has its own thorough properties in test_calendar.py.
+@settings(
+    max_examples=8,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    pay_after=st.floats(0, 40 * DAY),
+    category=st.sampled_from(["residential", "important", "key_attention"]),
+    life_support=st.booleans(),
+    prepaid=st.booleans(),
+    contacts=st.booleans(),
+    data=st.data(),
+)
+async def test_any_payment_time_and_customer_keep_the_invariants(
+    rig: Rig,
+    pay_after: float,
+    category: str,
+    life_support: bool,
+    prepaid: bool,
+    contacts: bool,
+    data: st.DataObject,
+) -> None:
+    cid = f"P{next(_examples)}"
+    rig.started.clear()
+    rig.customer(cid, category=category, life_support=life_support, prepaid_meter=prepaid,
+                 contacts=None if contacts else {})  # fmt: skip
+    wid = f"arrears:{cid}:B1"
+    pay_at = await rig.env.get_current_time() + timedelta(seconds=pay_after)
+    h = await rig.start("arrears", ArrearsInput(cid, "B1", 75.0), wid)
+    paid = False
+    for _ in range(40):
+        found = await rig.drive(
+            lambda: rig.steps(wid).get("ended") or rig.tasks(wid, "open"),
+            until=None if paid else pay_at,
+        )
+        if found is None:
+            await h.signal("payment", PaymentSignal(75.0, settled=True))
+            paid = True
+        elif isinstance(found, dict):
+            break
+        else:
+            task = found[0]
+            outcome = data.draw(st.sampled_from(OUTCOMES[task.kind]), label=task.kind)
+            await rig.complete(h, task, outcome=outcome)
+    else:
+        raise AssertionError("the ladder never ended")
+    result = await h.result()
+    event(f"outcome {result.outcome}")
+    assert result.outcome in ("settled", "reconnected")
+    found_ = check_invariants(rig, wid, life_support=life_support)
+    assert (result.outcome == "reconnected") == bool(found_["cut"])
+    assert not rig.tasks(wid, "open")
 
 
 def test_timedelta_sanity() -> None:
