@@ -200,14 +200,13 @@ def run(settings: Settings) -> int:
     logs.mkdir(parents=True, exist_ok=True)
     host, port = settings.temporal_address.rsplit(":", 1)
     children: list[subprocess.Popen[bytes]] = []
-    stopping = False
 
     def on_signal(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
         raise KeyboardInterrupt
 
+    # explicit for SIGINT too: a shell that starts us in the background ignores it otherwise
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
     t0 = time.monotonic()
     try:
         temporal = spawn(
@@ -253,6 +252,9 @@ def run(settings: Settings) -> int:
         return 1
     except KeyboardInterrupt:
         return 0
+    except (RuntimeError, TimeoutError) as err:
+        log.error("could not start: %s (is another segflow running? logs: %s)", err, logs)
+        return 1
     finally:
         # a second Ctrl-C must not interrupt the shutdown and orphan the children
         signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -5,15 +5,16 @@ from __future__ import annotations
 from datetime import UTC
 from typing import Any
 
-from google.protobuf.json_format import MessageToDict
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
+from temporalio.converter import decode_search_attributes
 
 from api.schemas import HistoryEntry, WorkflowHistory
 from store.models import AuditEntry, Task
+from workflows.payloads import SA_STAGE
 
 _SKIP = {
     "workflow_task_scheduled_event_attributes",
@@ -64,9 +65,10 @@ def _describe(client: Client, event: HistoryEvent) -> HistoryEntry | None:
         if args and isinstance(args[0], dict):
             who = args[0].get("actor")
     elif kind == "upsert_workflow_search_attributes_event_attributes":
-        fields = MessageToDict(attrs.search_attributes).get("indexedFields", {})
-        detail["search_attributes"] = sorted(fields)
-        name = "search attributes"
+        values = decode_search_attributes(attrs.search_attributes)
+        stage = values.get(SA_STAGE)
+        name = f"stage: {stage[0]}" if stage else "search attributes"
+        detail["search_attributes"] = {k: v[0] if len(v) == 1 else v for k, v in values.items()}
     elif kind == "workflow_execution_completed_event_attributes":
         name = "workflow completed"
         detail["result"] = _payloads(client, attrs.result)

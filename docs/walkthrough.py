@@ -45,6 +45,25 @@ class Walk:
         self.say(f"```\n$ {curl}\nHTTP {r.status_code}\n{shown}\n```\n")
         return r.json() if r.content else None
 
+    def timeline(self, workflow_id: str) -> None:
+        """A workflow's timeline as a markdown table."""
+        headers = {"Authorization": f"Bearer {self.tokens['auditor']['token']}"}
+        r = self.http.get(f"/v1/workflows/{workflow_id}/history", headers=headers)
+        self.say(f"`GET /v1/workflows/{workflow_id}/history` -> HTTP {r.status_code}\n")
+        self.say("| at (UTC) | source | event | who | detail |\n|---|---|---|---|---|")
+        for e in r.json().get("entries", []):
+            detail = _brief(e["detail"]).replace("|", "\\|")
+            self.say(
+                f"| {e['at'][11:23]} | {e['source']} | {e['event']} | {e['who'] or ''} | {detail} |"
+            )
+        self.say("")
+
+
+def _brief(detail: dict[str, Any]) -> str:
+    keep = {k: v for k, v in detail.items() if k not in ("target",)}
+    text = json.dumps(keep, ensure_ascii=False)
+    return (text[:150] + " ...") if len(text) > 150 else text
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
@@ -155,12 +174,13 @@ def main() -> None:
     w.call("policy_owner", "POST", "/v1/policies", {"files": {"segments.yaml": "abc: [1"}})
     w.say("## Auditor (role `auditor`)\n")
     w.call("auditor", "GET", "/v1/customers/W-HOSP-1", limit=2500)
-    for wid in ("arrears:W-HOSP-1:B2026-11", "hazard:W-HOSP-1:INS-7", "closure:C000007"):
-        w.say(f"Timeline of `{wid}`:\n")
-        w.call("auditor", "GET", f"/v1/workflows/{wid}/history", limit=3000)
-    if tasks:
-        w.say("Timeline of the call-back completed above:\n")
-        w.call("auditor", "GET", f"/v1/workflows/{tasks[0]['workflow_id']}/history", limit=3000)
+    flows = ["arrears:W-HOSP-1:B2026-11", "hazard:W-HOSP-1:INS-7", "closure:C000007"]
+    flows += [tasks[0]["workflow_id"]] if tasks else []
+    flows += [wf["workflow_id"] for wf in w.call("auditor", "GET", "/v1/workflows?kind=outage")]
+    flows += ["visit:C000000"]
+    for wid in flows:
+        w.say(f"Timeline of `{wid}` (the JSON's entries as a table):\n")
+        w.timeline(wid)
     w.call("auditor", "GET", "/v1/audit/verify")
     OUT.write_text("\n".join(w.lines))
 

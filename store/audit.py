@@ -64,7 +64,7 @@ def append(
         select(AuditEntry.hash).order_by(AuditEntry.seq.desc()).limit(1)
     ).scalar_one_or_none()
     entry = AuditEntry(
-        at=datetime.now(UTC).replace(microsecond=0),
+        at=datetime.now(UTC),
         actor=actor,
         action=action,
         target=target,
