@@ -10,6 +10,7 @@ import hashlib
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from sqlalchemy.exc import IntegrityError
 
 from api.errors import ApiError, problem_response
@@ -59,21 +60,25 @@ def install(app: FastAPI) -> None:
             return response
         chunks = [chunk async for chunk in response.body_iterator]  # type: ignore[attr-defined]
         payload = b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
-        async with app_state.store_turn():
+        record = IdempotencyRecord(
+            key=key,
+            principal=owner,
+            digest=digest,
+            status_code=response.status_code,
+            body=payload.decode(),
+        )
+
+        def remember() -> None:
             with sessions() as s:
-                s.add(
-                    IdempotencyRecord(
-                        key=key,
-                        principal=owner,
-                        digest=digest,
-                        status_code=response.status_code,
-                        body=payload.decode(),
-                    )
-                )
+                s.add(record)
                 try:
                     s.commit()
                 except IntegrityError:
                     s.rollback()  # a concurrent twin stored it first: the same answer
+
+        # In a thread, not in the store turn: the route's session (and its turn) is released
+        # only after this response is sent, so waiting for the turn here would never end.
+        await run_in_threadpool(remember)
         headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
         return Response(
             payload, response.status_code, headers=headers, media_type=response.media_type
