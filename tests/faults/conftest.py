@@ -56,11 +56,14 @@ FAST_ARREARS = [
 ]
 
 
-def fast_arrears_bundle() -> rules.Bundle:
-    """The shipped bundle with an arrears ladder that takes seconds."""
+def fast_arrears_bundle(sms_wait: str = "PT2S") -> rules.Bundle:
+    """The shipped bundle with an arrears ladder that takes seconds (`sms_wait` after the
+    first reminder)."""
     texts = {name: (ROOT / "policies" / name).read_text(encoding="utf-8") for name in FILES}
     text = texts["processes.yaml"]
     for old, new in FAST_ARREARS:
+        if "sms_reminder" in old:
+            new = new.replace("PT2S", sms_wait)
         assert text.count(old) == 1, old
         text = text.replace(old, new)
     texts["processes.yaml"] = text
