@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -67,7 +68,8 @@ async def post_event(
             raise ApiError(409, "Conflict", "event_id already used for a different event")
         return JSONResponse({**seen.response, "duplicate": True})
     try:
-        data = events.DATA[body.type].model_validate(body.data)
+        # JSON-mode strict: ISO timestamps parse, "50" never becomes 50
+        data = events.DATA[body.type].model_validate_json(json.dumps(body.data))
     except ValidationError as err:
         raise ApiError(422, "Invalid event data", errors=[
             {"path": ".".join(["data", *(str(p) for p in e["loc"])]), "message": e["msg"]}

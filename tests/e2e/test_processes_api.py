@@ -1,0 +1,113 @@
+"""One path per event-driven process through the API on the real dev server: a key
+account's service request answered within the SLA, and a planned outage that opens the
+pre-negotiation task for an important customer and notifies every customer on the feeder."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.e2e.conftest import Stack
+
+
+async def _until(stack: Stack, role: str, url: str, check: Any, **params: Any) -> Any:
+    for _ in range(150):
+        body = (await stack.call("GET", url, role, params=params)).json()
+        if check(body):
+            return body
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{url} never satisfied the check: {body}")
+
+
+async def test_service_request_answered_within_the_sla(stack: Stack) -> None:
+    r = await stack.call(
+        "PUT",
+        "/v1/customers/SR1",
+        "crm",
+        json={"important_registered": True, "annual_revenue": 5e6},
+    )
+    assert r.json()["processes"]["service_request"] == {"response_sla_hours": 24}
+    ev = await stack.call(
+        "POST",
+        "/v1/events",
+        "crm",
+        json={
+            "event_id": "sr-1",
+            "type": "service_request",
+            "customer_id": "SR1",
+            "data": {"request_id": "REQ1", "subject": "capacity_change"},
+        },
+    )
+    assert ev.json()["routed_to"] == ["service_request:SR1:REQ1"], ev.text
+    [task] = await _until(stack, "agent", "/v1/tasks", bool, kind="service_request")
+    due = datetime.fromisoformat(task["due_at"])
+    assert timedelta(hours=23) < due - datetime.now(UTC) <= timedelta(hours=24)
+    done = await stack.call(
+        "POST",
+        f"/v1/tasks/{task['task_id']}/complete",
+        "agent",
+        json={"result": {"outcome": "resolved"}},
+    )
+    assert done.status_code == 200, done.text
+    wf = await _until(
+        stack, "crm", "/v1/workflows/service_request:SR1:REQ1", lambda b: b["status"] == "COMPLETED"
+    )
+    assert wf["type"] == "service_request"
+    timeline = (
+        await stack.call("GET", "/v1/workflows/service_request:SR1:REQ1/history", "auditor")
+    ).json()
+    results = [e["detail"] for e in timeline["entries"] if e["event"] == "workflow completed"]
+    assert results and results[0]["result"][0]["outcome"] == "met"
+
+
+async def test_planned_outage_negotiates_and_notifies_the_feeder(stack: Stack) -> None:
+    await stack.call(
+        "PUT",
+        "/v1/customers/OUT-H",
+        "crm",
+        json={"important_registered": True, "feeder_id": "F-E2E", "contacts": {"phone": "+86 1"}},
+    )
+    await stack.call(
+        "PUT",
+        "/v1/customers/OUT-R",
+        "crm",
+        json={
+            "tariff": "residential",
+            "feeder_id": "F-E2E",
+            "contacts": {"phone": "+86 2", "sms_opt_in": True},
+        },
+    )
+    start = datetime.now(UTC) + timedelta(days=10)
+    ev = await stack.call(
+        "POST",
+        "/v1/events",
+        "crm",
+        json={
+            "event_id": "out-1",
+            "type": "planned_outage",
+            "data": {
+                "feeder_id": "F-E2E",
+                "outage_id": "O1",
+                "starts_at": start.isoformat(),
+                "ends_at": (start + timedelta(hours=4)).isoformat(),
+            },
+        },
+    )
+    assert ev.status_code == 200, ev.text
+    assert ev.json()["routed_to"] == ["outage:F-E2E:O1"]
+    [task] = await _until(stack, "agent", "/v1/tasks", bool, kind="outage_pre_negotiation")
+    assert task["customer_id"] == "OUT-H"  # only the important customer negotiates
+    await stack.call(
+        "POST",
+        f"/v1/tasks/{task['task_id']}/complete",
+        "agent",
+        json={"result": {"outcome": "agreed"}},
+    )
+    wf = await _until(
+        stack,
+        "crm",
+        "/v1/workflows/outage:F-E2E:O1",
+        lambda b: b["state"] and b["state"]["stage"] != "pre_negotiation",
+    )
+    assert wf["status"] == "RUNNING"  # waits for the notice times and the outage itself
