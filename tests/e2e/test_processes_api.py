@@ -111,3 +111,44 @@ async def test_planned_outage_negotiates_and_notifies_the_feeder(stack: Stack) -
         lambda b: b["state"] and b["state"]["stage"] != "pre_negotiation",
     )
     assert wf["status"] == "RUNNING"  # waits for the notice times and the outage itself
+
+
+async def test_inspectors_see_and_complete_only_their_own_tasks(stack: Stack) -> None:
+    await stack.call("PUT", "/v1/customers/HZ1", "crm", json={"open_hazards": 1})
+    for event_id, etype, data in [
+        ("hz-1", "inspection_findings", {"inspection_id": "I1", "hazards": [
+            {"hazard_id": "H1", "description": "exposed busbar", "severity": "critical"}]}),
+        ("hz-2", "rectification_reported", {"inspection_id": "I1", "hazard_ids": ["H1"]}),
+    ]:  # fmt: skip
+        if etype == "rectification_reported":  # the round must be waiting for the report
+            await _until(
+                stack,
+                "crm",
+                "/v1/workflows/hazard:HZ1:I1",
+                lambda b: b["state"] and b["state"]["stage"].startswith("rectification"),
+            )
+        r = await stack.call(
+            "POST",
+            "/v1/events",
+            "crm",
+            json={"event_id": event_id, "type": etype, "customer_id": "HZ1", "data": data},
+        )
+        assert r.status_code == 200, r.text
+    [task] = await _until(stack, "inspector", "/v1/tasks", bool, kind="reinspection")
+    claimed = await stack.call("POST", f"/v1/tasks/{task['task_id']}/claim", "inspector")
+    assert claimed.json()["assignee"] == "inspector.wang"
+    assert (
+        await stack.call("GET", "/v1/tasks", "inspector_2", params={"kind": "reinspection"})
+    ).json() == []
+    peek = await stack.call("GET", f"/v1/tasks/{task['task_id']}", "inspector_2")
+    assert peek.status_code == 403
+    result = {"result": {"results": [{"hazard_id": "H1", "fixed": True}]}}
+    steal = await stack.call(
+        "POST", f"/v1/tasks/{task['task_id']}/complete", "inspector_2", json=result
+    )
+    assert steal.status_code == 403
+    done = await stack.call(
+        "POST", f"/v1/tasks/{task['task_id']}/complete", "inspector", json=result
+    )
+    assert done.status_code == 200, done.text
+    await _until(stack, "crm", "/v1/workflows/hazard:HZ1:I1", lambda b: b["status"] == "COMPLETED")
