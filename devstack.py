@@ -121,7 +121,8 @@ def prepare(settings: Settings) -> tuple[dict[str, dict[str, str]], bool]:
     Returns the demo credentials and whether the demo population was loaded now.
     """
     from activities import policy_store
-    from activities.population import demo_records, segment_all, store_records
+    from activities.population import demo_records, store_records
+    from activities.segmentation import segment_batch
 
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     db.upgrade(settings.store_url)
@@ -135,7 +136,8 @@ def prepare(settings: Settings) -> tuple[dict[str, dict[str, str]], bool]:
         if not s.scalar(select(func.count()).select_from(Customer)) and settings.demo_customers:
             store_records(s, demo_records(settings.demo_customers))
             s.flush()
-            segment_all(s, bundle, "segflow-dev")
+            # the same SQL back end as a segmentation run, over every customer id
+            segment_batch(s, bundle, "", "~", "segflow-dev")
             loaded = True
     return demo, loaded
 

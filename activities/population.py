@@ -1,4 +1,4 @@
-"""Whole-population work: load many records, re-segment everyone, and the demo population."""
+"""The demo population: synthetic customers covering every segment, and their processes."""
 
 from __future__ import annotations
 
@@ -12,9 +12,7 @@ from sqlalchemy.orm import Session
 
 import rules
 from activities import customers as customer_store
-from activities import processes
-from store import audit
-from store.models import Assignment, Customer
+from store.models import Customer
 
 
 def store_records(session: Session, records: Iterable[dict[str, Any]]) -> int:
@@ -24,46 +22,6 @@ def store_records(session: Session, records: Iterable[dict[str, Any]]) -> int:
         customer_store.store_record(session, record)
         count += 1
     return count
-
-
-def segment_all(session: Session, bundle: rules.Bundle, actor: str) -> list[processes.Transitions]:
-    """Re-segment every active customer and store the assignments (caller commits).
-
-    Returns the process transitions the changed assignments ask for.
-    """
-    rows = session.scalars(select(Customer).where(Customer.status == "active")).all()
-    results = rules.segment_population(bundle, [customer_store.record_of(r) for r in rows])
-    current = {a.customer_id: a for a in session.scalars(select(Assignment))}
-    transitions: list[processes.Transitions] = []
-    changed = 0
-    for result in results:
-        row = current.get(result.customer_id)
-        before = row.processes if row is not None else None
-        if row is None:
-            row = Assignment(customer_id=result.customer_id)
-            session.add(row)
-        new = result.to_json()
-        if row.policy_version is None or customer_store.assignment_json(row) != new:
-            changed += 1
-        row.policy_version, row.category, row.abc_class = (
-            result.policy_version,
-            result.category,
-            result.abc_class,
-        )
-        row.tags, row.points_tier = list(result.tags), result.points_tier
-        row.actions, row.processes = result.actions, result.processes
-        t = processes.diff(result.customer_id, before, result.processes)
-        if t:
-            transitions.append(t)
-    audit.append(
-        session,
-        actor=actor,
-        action="segmentation.run",
-        target="population",
-        policy_version=bundle.version,
-        detail={"customers": len(results), "changed": changed},
-    )
-    return transitions
 
 
 _SURNAMES = "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗"
