@@ -18,6 +18,7 @@ from temporalio.common import (
     TypedSearchAttributes,
     WorkflowIDConflictPolicy,
 )
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from workflows.payloads import SA_CUSTOMER, SA_KIND
 from workflows.process_payloads import (
@@ -75,15 +76,19 @@ async def start(client: Client, task_queue: str, kind: str, inp: Any) -> Started
         attrs.append(
             SearchAttributePair(SearchAttributeKey.for_keyword(SA_CUSTOMER), fields["customer_id"])
         )
-    handle = await client.start_workflow(
-        spec.workflow,
-        inp,
-        id=wid,
-        task_queue=task_queue,
-        id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        search_attributes=TypedSearchAttributes(attrs),
-    )
-    run_id = handle.result_run_id or ""
+    try:
+        handle = await client.start_workflow(
+            spec.workflow,
+            inp,
+            id=wid,
+            task_queue=task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+            search_attributes=TypedSearchAttributes(attrs),
+        )
+        return Started(wid, handle.result_run_id or "")
+    except WorkflowAlreadyStartedError as err:
+        # the key runs already: the same input is the same request, another is a conflict
+        run_id = err.run_id or ""
     running = await _recorded_input(client, wid, run_id)
     if running is not None and _normal(running) != _normal(fields):
         raise InputConflict(wid, running)
@@ -96,7 +101,7 @@ def _normal(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _recorded_input(client: Client, workflow_id: str, run_id: str) -> Any:
-    handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+    handle = client.get_workflow_handle(workflow_id, run_id=run_id or None)
     async for event in handle.fetch_history_events():
         attrs = event.workflow_execution_started_event_attributes
         values = client.data_converter.payload_converter.from_payloads(list(attrs.input.payloads))
