@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated, Any
@@ -33,10 +33,11 @@ class AppState:
     temporal: Client
     metrics: Metrics
     engines: dict[str, rules.Engine] = field(default_factory=dict)
-    # SQLite only: one request at a time holds a store transaction in this process. Every
-    # SQLite transaction is BEGIN IMMEDIATE and async routes keep theirs open across a
-    # Temporal call; without the gate a second request blocked the event loop in BEGIN,
-    # the holder could not resume, and both waited for the 30 s busy timeout.
+    # SQLite only: every SQLite transaction is BEGIN IMMEDIATE, and a few async routes (the
+    # customer upserts, CRM events) keep theirs open across a Temporal call so that nothing
+    # is stored when Temporal fails. Those routes take turns at this gate (GatedDb); every
+    # other route does its store work in the thread pool, where a lock wait cannot block the
+    # event loop that the gate holder needs to finish its Temporal call.
     gate: asyncio.Lock | None = None
 
     @asynccontextmanager
@@ -65,14 +66,26 @@ def state(request: Request) -> AppState:
 State = Annotated[AppState, Depends(state)]
 
 
-async def session(app: State) -> AsyncIterator[Session]:
-    """A store session per request (taken in the process's turn at the store, see `gate`)."""
+def session(app: State) -> Iterator[Session]:
+    """A store session per request, for routes whose store work runs in the thread pool (sync
+    routes, or async ones through `run_in_threadpool`) and that hold no store transaction
+    across an await: a lock wait there never blocks the event loop, so they run concurrently."""
+    with app.sessions() as s:
+        yield s
+
+
+Db = Annotated[Session, Depends(session)]
+
+
+async def gated_session(app: State) -> AsyncIterator[Session]:
+    """A store session taken in the process's turn at the store (see `gate`), for async routes
+    that keep a store transaction open across a Temporal call or touch the store on the loop."""
     async with app.store_turn():
         with app.sessions() as s:
             yield s
 
 
-Db = Annotated[Session, Depends(session)]
+GatedDb = Annotated[Session, Depends(gated_session)]
 
 
 def audit_and_commit(db: Session, **entry: Any) -> None:

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 import rules
 from activities import customers as customer_store
 from activities import policy_store, processes
-from api.deps import AppState, Db, State, require
+from api.deps import AppState, Db, GatedDb, State, require
 from api.errors import ERROR_RESPONSES, ApiError
 from api.record_schema import record_schema
 from api.schemas import (
@@ -65,7 +65,7 @@ async def put_customer(
     customer_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")],
     request: Request,
     app: State,
-    db: Db,
+    db: GatedDb,
     principal: Annotated[Principal, Depends(require("crm"))],
 ) -> AssignmentOut:
     """Validate the record, store it, segment it under the active policy, and start or stop
@@ -197,7 +197,7 @@ async def _batch_records(request: Request) -> list[Any]:
 async def batch(
     request: Request,
     app: State,
-    db: Db,
+    db: GatedDb,
     principal: Annotated[Principal, Depends(require("crm"))],
 ) -> BatchOut:
     """A result per record, in input order. Valid records are stored and segmented even when

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, ValidationError
 from temporalio.service import RPCError
 
 from activities import events, policy_store, workflow_starts
-from api.deps import Db, State, require
+from api.deps import GatedDb, State, require
 from api.errors import ERROR_RESPONSES, ApiError
 from store import audit
 from store.credentials import Principal
@@ -56,7 +56,7 @@ async def post_event(
     body: EventIn,
     request: Request,
     app: State,
-    db: Db,
+    db: GatedDb,
     principal: Annotated[Principal, Depends(require("crm"))],
 ) -> JSONResponse:
     """200 with what the event did; a re-sent identical event gets the first answer;

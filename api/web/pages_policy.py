@@ -130,8 +130,12 @@ async def activate(request: Request, version: str) -> Response:
     sess, p = user(request, *OWNER)
     await checked_fields(request, sess)
     try:
-        with state(request).sessions() as db:
-            policy_api.activate(version=version, request=request, db=db, principal=p)
+
+        def work() -> None:
+            with state(request).sessions() as db:
+                policy_api.activate(version=version, request=request, db=db, principal=p)
+
+        await run_in_threadpool(work)  # store work off the event loop
         sess.flash(f"Activated {version}")
     except ApiError as err:
         sess.flash(problem_text(err))
@@ -144,8 +148,12 @@ async def rollback(request: Request) -> Response:
     sess, p = user(request, *OWNER)
     await checked_fields(request, sess)
     try:
-        with state(request).sessions() as db:
-            out = policy_api.rollback(db=db, principal=p)
+
+        def work() -> Any:
+            with state(request).sessions() as db:
+                return policy_api.rollback(db=db, principal=p)
+
+        out = await run_in_threadpool(work)  # store work off the event loop
         sess.flash(f"Rolled back to {out.version}")
     except ApiError as err:
         sess.flash(problem_text(err))

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request, Response
 from pydantic import ValidationError
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import state
 from api.errors import ApiError
@@ -85,15 +86,19 @@ async def reassign(request: Request) -> Response:
             queue=form.get("queue") or None,
             reason=form.get("reason", "").strip(),
         )
-        with state(request).sessions() as db:
-            task_api.reassign(
-                task_id=form.get("task_id", ""),
-                body=body,
-                request=request,
-                app=state(request),
-                db=db,
-                principal=p,
-            )
+
+        def work() -> None:
+            with state(request).sessions() as db:
+                task_api.reassign(
+                    task_id=form.get("task_id", ""),
+                    body=body,
+                    request=request,
+                    app=state(request),
+                    db=db,
+                    principal=p,
+                )
+
+        await run_in_threadpool(work)  # store work off the event loop
         sess.flash("Task reassigned.")
     except ValidationError:
         sess.flash("Reason: at least 3 characters.")

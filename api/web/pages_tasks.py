@@ -194,11 +194,15 @@ async def claim(request: Request, task_id: str) -> Response:
     """Take a queue task (the API's claim)."""
     sess, p = user(request, *task_api.WORKERS)
     await checked_fields(request, sess)
-    with state(request).sessions() as db:
-        try:
+
+    def work() -> None:
+        with state(request).sessions() as db:
             task_api.claim(task_id=task_id, request=request, db=db, principal=p)
-        except ApiError as err:
-            sess.flash(problem_text(err))
+
+    try:
+        await run_in_threadpool(work)  # store work off the event loop
+    except ApiError as err:
+        sess.flash(problem_text(err))
     return redirect(request, sess, f"/web/tasks/{task_id}")
 
 
