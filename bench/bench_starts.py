@@ -7,8 +7,9 @@ same kind of input, on the same dev server in the same run. Target: API starts/s
 No worker polls the task queue, so only the start path is timed (the workflows stay pending).
 The API path is what a CRM gets: auth, strict input validation, the customer looked up in the
 store, the business-key start (the recorded input is read back only when the key already
-runs, to tell a retry from a conflicting second start), and the audit row. Both paths run at 1 client (latency)
-and at `--clients` concurrent clients (throughput); the order alternates API / raw.
+runs, to tell a retry from a conflicting second start), and the audit row. Both paths run at
+1 client (latency) and at `--clients` concurrent clients (throughput); the order alternates
+API / raw.
 """
 
 from __future__ import annotations
