@@ -109,13 +109,7 @@ def run(args: argparse.Namespace) -> str:
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="1,000 workflows")
-    parser.add_argument("--n", type=int, default=None, help="live workflows")
-    parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
-    args = parser.parse_args(argv)
-    args.n = args.n or (1000 if args.quick else 10_000)
-    return args
+    return stack.sized_args(__doc__, argv, what="live workflows", quick=1000, full=10_000)
 
 
 if __name__ == "__main__":

@@ -119,13 +119,7 @@ def run(args: argparse.Namespace) -> str:
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="30 round trips")
-    parser.add_argument("--n", type=int, default=None, help="round trips")
-    parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
-    args = parser.parse_args(argv)
-    args.n = args.n or (30 if args.quick else 200)
-    return args
+    return stack.sized_args(__doc__, argv, what="round trips", quick=30, full=200)
 
 
 if __name__ == "__main__":

@@ -131,14 +131,9 @@ def run(args: argparse.Namespace) -> str:
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="200 starts per path")
-    parser.add_argument("--n", type=int, default=None, help="starts per path (concurrent)")
-    parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
-    args = parser.parse_args(argv)
-    args.n = args.n or (200 if args.quick else 1000)
-    return args
+    return stack.sized_args(
+        __doc__, argv, what="starts per path", quick=200, full=1000, clients=True
+    )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ sections of BENCHMARKS.md).
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import math
 import os
@@ -224,3 +225,26 @@ def latency_row(name: str, lat: list[float], wall: float) -> str:
         f"| {name} | {len(lat):,} | {percentile(lat, 50) * 1000:.1f} | "
         f"{percentile(lat, 99) * 1000:.1f} | {len(lat) / wall:,.0f} |"
     )
+
+
+def sized_args(
+    doc: str | None,
+    argv: list[str] | None,
+    *,
+    what: str,
+    quick: int,
+    full: int,
+    clients: bool = False,
+) -> argparse.Namespace:
+    """The common command line of the sized benchmarks: --quick, --n, [--clients], --no-write.
+
+    `args.n` is `--n`, else `quick` with --quick, else `full`."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help=f"{quick:,} {what} (smoke test)")
+    parser.add_argument("--n", type=int, default=None, help=f"{what} (default {full:,})")
+    if clients:
+        parser.add_argument("--clients", type=int, default=20)
+    parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
+    args = parser.parse_args(argv)
+    args.n = args.n or (quick if args.quick else full)
+    return args

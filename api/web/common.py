@@ -16,9 +16,12 @@ from fastapi import Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.templating import Jinja2Templates
 from markupsafe import Markup
+from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from api.errors import ApiError
+from api.routes import tasks as task_api
+from api.schemas import TaskOut
 from api.web import i18n, session
 from api.web.session import WebSession
 from store.credentials import Principal
@@ -80,6 +83,14 @@ async def checked_fields(request: Request, sess: WebSession) -> dict[str, str]:
         return {k: v for k, v in form.multi_items() if isinstance(v, str)}
     finally:
         await form.close()
+
+
+def open_tasks(db: Session, principal: Principal, limit: int) -> list[TaskOut]:
+    """The caller's open tasks and role queues, overdue first (the API's list and visibility)."""
+    return task_api.list_tasks(
+        db=db, principal=principal, status=None, kind=None, customer_id=None,
+        workflow_id=None, limit=limit, offset=0,
+    )  # fmt: skip
 
 
 def nav_for(principal: Principal | None) -> list[tuple[str, str]]:

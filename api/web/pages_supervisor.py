@@ -19,7 +19,7 @@ from api.errors import ApiError
 from api.routes import tasks as task_api
 from api.routes import workflows as workflow_api
 from api.routes.audit import entry_json
-from api.web.common import checked_fields, problem_text, redirect, render, user
+from api.web.common import checked_fields, open_tasks, problem_text, redirect, render, user
 from store.credentials import ROLES
 from store.models import AuditEntry
 
@@ -48,16 +48,7 @@ def supervisor(request: Request) -> Response:
     """Everything a supervisor acts on, one page."""
     sess, p = user(request, "supervisor")
     with state(request).sessions() as db:
-        found = task_api.list_tasks(
-            db=db,
-            principal=p,
-            status=None,
-            kind=None,
-            customer_id=None,
-            workflow_id=None,
-            limit=500,
-            offset=0,
-        )
+        found = open_tasks(db, p, 500)
         breaches = _breaches(db)
     approvals = [t for t in found if t.queue == "supervisor" or t.assignee == p.name]
     overdue = [t for t in found if t.overdue]

@@ -22,7 +22,7 @@ from api.errors import ApiError
 from api.routes import tasks as task_api
 from api.schemas import TaskCompleteIn, TaskOut
 from api.web import forms, session
-from api.web.common import checked_fields, problem_text, redirect, render, user
+from api.web.common import checked_fields, open_tasks, problem_text, redirect, render, user
 from store.credentials import Principal
 from store.models import Assignment, Customer, Task
 from workflows.payloads import SA_STAGE
@@ -95,16 +95,7 @@ def inbox(request: Request) -> Response:
     """My tasks and my role queues, overdue first (the API's list and its visibility)."""
     sess, p = user(request, *task_api.WORKERS)
     with state(request).sessions() as db:
-        found = task_api.list_tasks(
-            db=db,
-            principal=p,
-            status=None,
-            kind=None,
-            customer_id=None,
-            workflow_id=None,
-            limit=200,
-            offset=0,
-        )
+        found = open_tasks(db, p, 200)
     mine = [t for t in found if t.assignee == p.name]
     queues = [t for t in found if t.assignee != p.name]
     return render(request, sess, "inbox.html", mine=mine, queues=queues)
