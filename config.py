@@ -52,6 +52,11 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest body of a customer batch or a policy upload (413 beyond it).",
     )
+    extra_jurisdictions_dir: Path | None = Field(
+        default=None,
+        description="Directory of extra jurisdiction packs (drills, fault tests); the shipped "
+        "packs in policies/jurisdictions/ keep their ids.",
+    )
 
     @property
     def store_url(self) -> str:

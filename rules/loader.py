@@ -16,6 +16,7 @@ from typing import Any
 
 import jsonschema
 
+from rules.arrears_params import build_arrears
 from rules.build_segments import build_segments
 from rules.build_strategies import (
     build_links,
@@ -27,6 +28,7 @@ from rules.build_strategies import (
     selectors_for,
 )
 from rules.errors import PolicyError, PolicyIssue, did_you_mean
+from rules.floor import check_floor
 from rules.model import Bundle
 from rules.yamlpos import MAX_FILE_BYTES, Document, decode, load_document
 
@@ -119,6 +121,9 @@ def _build(texts: dict[str, str], docs: dict[str, Document], issues: list[Policy
     processes = check_processes(docs["processes.yaml"], issues)
     links = build_links(strat_doc, params, set(processes), issues)
     calendars = check_calendars(docs["calendars.yaml"], issues)
+    # the regulatory floor of the named jurisdiction, then the typed arrears ladder
+    floor = check_floor(docs["processes.yaml"], docs["calendars.yaml"], issues)
+    arrears = build_arrears(docs["processes.yaml"], issues)
     points = build_points(docs["points.yaml"], issues)
     normalised = json.dumps(
         {name: docs[name].data for name in FILES},
@@ -145,6 +150,8 @@ def _build(texts: dict[str, str], docs: dict[str, Document], issues: list[Policy
         process_links=links,
         points=points,
         tier_names=tier_names,
+        floor=floor,
+        arrears=arrears,
     )
 
 

@@ -15,6 +15,7 @@ from api.errors import ApiError
 from api.routes import policies as policy_api
 from api.web import charts
 from api.web.common import checked_fields, checked_form, problem_text, redirect, render, user
+from api.web.i18n import N_, translate
 from rules.errors import PolicyIssue
 from rules.yamlpos import MAX_FILE_BYTES, decode
 from store.models import PolicyVersion
@@ -150,7 +151,8 @@ async def activate(request: Request, version: str) -> Response:
                 policy_api.activate(version=version, request=request, db=db, principal=p)
 
         await run_in_threadpool(work)  # store work off the event loop
-        sess.flash(f"Activated {version}")
+        done = N_("Activated {version}")
+        sess.flash(translate(sess.lang, done).format(version=version))
     except ApiError as err:
         sess.flash(problem_text(err))
     return redirect(request, sess, f"/web/policies/{version}")
@@ -168,7 +170,8 @@ async def rollback(request: Request) -> Response:
                 return policy_api.rollback(db=db, principal=p)
 
         out = await run_in_threadpool(work)  # store work off the event loop
-        sess.flash(f"Rolled back to {out.version}")
+        done = N_("Rolled back to {version}")
+        sess.flash(translate(sess.lang, done).format(version=out.version))
     except ApiError as err:
         sess.flash(problem_text(err))
     return redirect(request, sess, "/web/policies")
