@@ -18,6 +18,7 @@ from api.routes import (
     customers,
     events,
     health,
+    managers,
     policies,
     segmentation,
     tasks,
@@ -83,7 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response.headers["X-Request-Id"] = request.state.request_id
         return response
 
-    for module in (health, customers, events, tasks, workflows, policies, segmentation, audit):
+    routers = (health, customers, events, tasks, workflows, policies, segmentation, audit)
+    for module in (*routers, managers):
         app.include_router(module.router)
     web.install(app)  # the pages under /web (issue 6)
     return app
