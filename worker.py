@@ -21,6 +21,7 @@ from activities.inbox import InboxActivities
 from activities.process_activities import ProcessActivities
 from activities.segmentation import SegmentationActivities
 from config import Settings
+from rules import jurisdiction
 from store.db import make_engine, session_factory
 from workflows.arrears import ArrearsWorkflow
 from workflows.callback import CallbackWorkflow
@@ -57,6 +58,8 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
     """A worker with every workflow and activity, sharing one store engine."""
+    if settings.extra_jurisdictions_dir is not None:
+        jurisdiction.add_pack_dir(settings.extra_jurisdictions_dir)
     sessions = session_factory(make_engine(settings.store_url))
     activities = InboxActivities(sessions).all()
     activities += AdapterActivities(sessions).all() + ProcessActivities(sessions, client).all()

@@ -25,6 +25,7 @@ from api.routes import (
     workflows,
 )
 from config import Settings
+from rules import jurisdiction
 from store.credentials import CredentialStore
 from store.db import make_engine, session_factory
 
@@ -43,6 +44,8 @@ Errors are `application/problem+json` with a `request_id`.
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the lifespan connects the store and Temporal once."""
     cfg = settings or Settings()
+    if cfg.extra_jurisdictions_dir is not None:
+        jurisdiction.add_pack_dir(cfg.extra_jurisdictions_dir)
     app_metrics = metrics.Metrics()
 
     @asynccontextmanager
