@@ -32,18 +32,22 @@ def _due_hours(task: object) -> float:
 
 async def test_key_account_task_reaches_its_manager_with_its_sla(rig: Rig) -> None:
     rig.customer(
-        "K1",
+        "STK1",
         category="large",
         abc="A",
         actions=KEY,
         processes={"service_request": {"response_sla_hours": 24}},
         contacts=MANAGER,
     )
-    rig.customer("P1")  # no strategy: the policy default SLA, the shared queue
-    hk = await rig.start("service_request", ServiceRequestInput("K1", "R1"), "service_request:K1:R1")
-    hp = await rig.start("service_request", ServiceRequestInput("P1", "R1"), "service_request:P1:R1")
-    key = await rig.task("service_request:K1:R1", "service_request")
-    plain = await rig.task("service_request:P1:R1", "service_request")
+    rig.customer("STP1")  # no strategy: the policy default SLA, the shared queue
+    hk = await rig.start(
+        "service_request", ServiceRequestInput("STK1", "R1"), "service_request:STK1:R1"
+    )
+    hp = await rig.start(
+        "service_request", ServiceRequestInput("STP1", "R1"), "service_request:STP1:R1"
+    )
+    key = await rig.task("service_request:STK1:R1", "service_request")
+    plain = await rig.task("service_request:STP1:R1", "service_request")
     assert key.assignee == "mgr.li" and key.queue == "agent"
     assert key.priority == 30  # priority_call_routing wins over green_channel (20)
     assert key.context["green_channel"] is True
@@ -58,7 +62,7 @@ async def test_key_account_task_reaches_its_manager_with_its_sla(rig: Rig) -> No
 
 
 async def test_manager_away_falls_back_to_the_queue(rig: Rig) -> None:
-    rig.customer("K2", abc="A", actions=KEY, contacts={**MANAGER, "account_manager": "mgr.wu"})
+    rig.customer("STK2", abc="A", actions=KEY, contacts={**MANAGER, "account_manager": "mgr.wu"})
     with rig.sessions.begin() as s:
         s.add(
             StaffAway(
@@ -68,8 +72,10 @@ async def test_manager_away_falls_back_to_the_queue(rig: Rig) -> None:
                 set_by="sup",
             )
         )
-    h = await rig.start("service_request", ServiceRequestInput("K2", "R1"), "service_request:K2:R1")
-    task = await rig.task("service_request:K2:R1", "service_request")
+    h = await rig.start(
+        "service_request", ServiceRequestInput("STK2", "R1"), "service_request:STK2:R1"
+    )
+    task = await rig.task("service_request:STK2:R1", "service_request")
     assert task.assignee is None and task.queue == "agent"
     assert task.context["routing"] == "account manager mgr.wu away: role queue"
     assert task.priority == 30  # still first in the queue
@@ -77,9 +83,9 @@ async def test_manager_away_falls_back_to_the_queue(rig: Rig) -> None:
 
 
 async def test_proactive_service_follows_up(rig: Rig) -> None:
-    rig.customer("B1", abc="B", actions={"proactive_service": True})
-    wid = "service_request:B1:R1"
-    h = await rig.start("service_request", ServiceRequestInput("B1", "R1"), wid)
+    rig.customer("STB1", abc="B", actions={"proactive_service": True})
+    wid = "service_request:STB1:R1"
+    h = await rig.start("service_request", ServiceRequestInput("STB1", "R1"), wid)
     await rig.complete(h, await rig.task(wid, "service_request"), outcome="resolved")
     follow = await rig.task(wid, "service_follow_up")
     await rig.complete(h, follow, outcome="satisfied")
@@ -89,14 +95,14 @@ async def test_proactive_service_follows_up(rig: Rig) -> None:
 
 async def test_special_inspection_reports_backup_power_at_once(rig: Rig) -> None:
     rig.customer(
-        "SI1",
+        "STSI1",
         category="important",
         tags=("safety_high_risk",),
         actions={"inspection_every": "P3M"},
         processes={"special_inspection": {"period": "P3M"}},
     )
-    wid = "special_inspection:SI1"
-    h = await rig.start("special_inspection", ScheduledInput("SI1"), wid)
+    wid = "special_inspection:STSI1"
+    h = await rig.start("special_inspection", ScheduledInput("STSI1"), wid)
     task = await rig.task(wid, "special_inspection")
     assert task.queue == "inspector"
     await rig.complete(h, task, outcome="hazards_found", hazards=1, backup_power_compliant=False)
@@ -118,14 +124,14 @@ async def test_special_inspection_reports_backup_power_at_once(rig: Rig) -> None
 
 async def test_record_verification_writes_corrections_back(rig: Rig) -> None:
     rig.customer(
-        "RV1",
+        "STRV1",
         abc="A",
         actions={"contact_record_360": True, "account_manager": True},
         processes={"record_verification": {}},
         contacts=MANAGER,
     )
-    wid = "record_verification:RV1"
-    h = await rig.start("record_verification", ScheduledInput("RV1"), wid)
+    wid = "record_verification:STRV1"
+    h = await rig.start("record_verification", ScheduledInput("STRV1"), wid)
     task = await rig.task(wid, "record_verification")
     assert task.assignee == "mgr.li"  # the account manager keeps the 360 record
     await rig.complete(
@@ -133,31 +139,33 @@ async def test_record_verification_writes_corrections_back(rig: Rig) -> None:
     )
     await rig.drive(lambda: any(m.action == "contact_update" for m in rig.outbox(wid)))
     with rig.sessions() as s:
-        contacts = s.scalars(select(Customer.contacts).where(Customer.customer_id == "RV1")).one()
+        contacts = s.scalars(select(Customer.contacts).where(Customer.customer_id == "STRV1")).one()
     assert contacts["peak_shift_contact"] == "Wang"
     await h.signal("leave", LeaveSignal())
     assert (await h.result()).outcome == "left"
 
 
 async def test_meeting_and_training_open_their_tasks(rig: Rig) -> None:
-    rig.customer("M1", abc="A", processes={"key_account_meeting": {}})
-    rig.customer("T1", tags=("safety_high_risk",), processes={"electrician_training": {}})
-    hm = await rig.start("key_account_meeting", ScheduledInput("M1"), "key_account_meeting:M1")
-    ht = await rig.start("electrician_training", ScheduledInput("T1"), "electrician_training:T1")
-    meeting = await rig.task("key_account_meeting:M1", "key_account_meeting")
-    training = await rig.task("electrician_training:T1", "electrician_training")
+    rig.customer("STM1", abc="A", processes={"key_account_meeting": {}})
+    rig.customer("STT1", tags=("safety_high_risk",), processes={"electrician_training": {}})
+    hm = await rig.start("key_account_meeting", ScheduledInput("STM1"), "key_account_meeting:STM1")
+    ht = await rig.start(
+        "electrician_training", ScheduledInput("STT1"), "electrician_training:STT1"
+    )
+    meeting = await rig.task("key_account_meeting:STM1", "key_account_meeting")
+    training = await rig.task("electrician_training:STT1", "electrician_training")
     assert meeting.queue == "agent" and training.queue == "inspector"
-    notices = [m.action for m in rig.outbox("key_account_meeting:M1")]
+    notices = [m.action for m in rig.outbox("key_account_meeting:STM1")]
     assert "key_account_meeting" in notices  # the invitation went out
     await rig.complete(hm, meeting, outcome="attended")
     await rig.complete(ht, training, outcome="drill_held", participants=4)
-    await rig.drive(lambda: "electrician_training" in rig.steps("electrician_training:T1"))
+    await rig.drive(lambda: "electrician_training" in rig.steps("electrician_training:STT1"))
     for h in (hm, ht):
         await h.signal("leave", LeaveSignal())
         assert (await h.result()).outcome == "left"
 
 
 async def test_scheduled_process_ends_when_the_strategy_drops_it(rig: Rig) -> None:
-    rig.customer("L1")  # no special_inspection in its processes
-    h = await rig.start("special_inspection", ScheduledInput("L1"), "special_inspection:L1")
+    rig.customer("STL1")  # no special_inspection in its processes
+    h = await rig.start("special_inspection", ScheduledInput("STL1"), "special_inspection:STL1")
     assert (await h.result()).outcome == "left"
