@@ -17,6 +17,7 @@ from api.routes import (
     audit,
     customers,
     events,
+    foresight,
     health,
     managers,
     policies,
@@ -87,8 +88,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response.headers["X-Request-Id"] = request.state.request_id
         return response
 
-    routers = (health, customers, events, tasks, workflows, policies, segmentation, audit)
-    for module in (*routers, managers):
+    for module in (
+        health,
+        customers,
+        events,
+        tasks,
+        workflows,
+        policies,
+        foresight,
+        segmentation,
+        audit,
+        managers,
+    ):
         app.include_router(module.router)
     web.install(app)  # the pages under /web (issue 6)
     return app
