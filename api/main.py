@@ -20,6 +20,7 @@ from api.routes import (
     events,
     foresight,
     health,
+    managers,
     policies,
     segmentation,
     tasks,
@@ -102,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         foresight,
         segmentation,
         audit,
+        managers,
     ):
         app.include_router(module.router)
     web.install(app)  # the pages under /web (issue 6)

@@ -59,6 +59,7 @@ CONTACT_FIELDS: Final[dict[str, str]] = {
     "sms_opt_in": "bool",
     "electrician": "str",
     "payer": "str",
+    "peak_shift_contact": "str",
     "account_manager": "str",
 }
 # Integers fit the store's INTEGER columns (32-bit on PostgreSQL) and stay exact in every
