@@ -19,6 +19,7 @@ from api.routes import (
     events,
     health,
     policies,
+    protections,
     segmentation,
     tasks,
     workflows,
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for module in (health, customers, events, tasks, workflows, policies, segmentation, audit):
         app.include_router(module.router)
+    app.include_router(protections.router)  # registrations, holds, moratoria, evidence
     web.install(app)  # the pages under /web (issue 6)
     return app
 
