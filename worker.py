@@ -30,6 +30,7 @@ from workflows.closure import ClosureWorkflow
 from workflows.hazard import HazardWorkflow
 from workflows.key_account import ServiceRequestWorkflow, VisitWorkflow
 from workflows.outage import OutageWorkflow
+from workflows.scheduled import SCHEDULED_WORKFLOWS
 from workflows.segmentation import SegmentationRunWorkflow
 
 log = logging.getLogger("segflow.worker")
@@ -43,6 +44,7 @@ WORKFLOWS: list[type[Any]] = [
     VisitWorkflow,
     ServiceRequestWorkflow,
     OutageWorkflow,
+    *SCHEDULED_WORKFLOWS,
 ]
 
 

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     Date,
     DateTime,
     Float,
@@ -70,6 +71,9 @@ class Customer(Base):
     prepaid_meter: Mapped[bool] = mapped_column(Boolean, default=False)
     backup_power_compliant: Mapped[bool | None] = mapped_column(Boolean)
     contacts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # segflow-owned outcomes beyond the record contract (see rules/ownership.py)
+    satisfaction: Mapped[str | None] = mapped_column(String(16))
+    unreachable_12m: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -133,6 +137,56 @@ class Task(Base):
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     policy_version: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # inbox order after overdue-first: set by routing from the customer's strategy
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class StaffAway(Base):
+    """A person (account manager) away until a time: their customers' tasks go to the queue."""
+
+    __tablename__ = "staff_away"
+
+    principal: Mapped[str] = mapped_column(String(100), primary_key=True)
+    until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    set_by: Mapped[str] = mapped_column(String(100))
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PointsAccount(Base):
+    """A customer's points balance (the sum of the ledger; the check keeps it >= 0)."""
+
+    __tablename__ = "points_accounts"
+    __table_args__ = (CheckConstraint("balance >= 0", name="ck_points_accounts_balance"),)
+
+    customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    balance: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PointsMovement(Base):
+    """One points movement (opening / earn / redeem / expire), unique by its key.
+
+    Opening and earn rows are lots: `remaining` is what is left of them, spent and expired
+    first-in-first-out."""
+
+    __tablename__ = "points_ledger"
+    __table_args__ = (
+        CheckConstraint("remaining >= 0", name="ck_points_ledger_remaining"),
+        Index("ix_points_ledger_customer", "customer_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    points: Mapped[int] = mapped_column(Integer)
+    remaining: Mapped[int] = mapped_column(Integer, default=0)
+    source: Mapped[str] = mapped_column(String(60))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(100))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class OutboxMessage(Base):

@@ -58,6 +58,7 @@ from workflows.process_payloads import (
     PaymentSignal,
     ProcessState,
     RectificationSignal,
+    ScheduledInput,
     ServiceRequestInput,
     VisitInput,
 )
@@ -261,6 +262,25 @@ class Recorder:
         await self.complete(h, wid, "outage_satisfaction_callback", outcome="satisfied")
         await self.save("outage", h)
 
+    async def scheduled(self) -> None:
+        """The four scheduled-task processes: one cycle each, then `leave`."""
+        fast = {"period": "PT1H", "jitter": "PT0S"}
+        results: dict[str, dict[str, Any]] = {
+            "key_account_meeting": {"outcome": "attended"},
+            "record_verification": {"outcome": "corrected", "contacts": {"payer": "Zhao"}},
+            "special_inspection": {"outcome": "hazards_found", "backup_power_compliant": False},
+            "electrician_training": {"outcome": "drill_held", "participants": 3},
+        }
+        for i, (name, result) in enumerate(results.items()):
+            cid = f"SC{i}"
+            self.customer(cid, category="important", abc="A", processes={name: fast})
+            wid = f"{name}:{cid}"
+            h = await self.start(name, ScheduledInput(cid), wid)
+            await self.complete(h, wid, name, **result)
+            await asyncio.sleep(1)
+            await h.signal("leave", LeaveSignal("segment left"))
+            await self.save(name, h)
+
     async def segmentation_run(self) -> None:
         h = await self.start(
             "segmentation_run", SegmentationRunInput("R1", "user.recorder", 2, 2), "segmentation:R1"
@@ -268,7 +288,7 @@ class Recorder:
         await self.save("segmentation_run", h)
 
 
-async def record(address: str, var: Path, only: tuple[str, ...] = ()) -> None:
+async def record(address: str, var: Path, only: list[str]) -> None:
     settings = Settings(var_dir=var, policies_dir=fast_policies(var / "policies"),
                         demo_customers=0, temporal_address=address, task_queue=QUEUE)  # fmt: skip
     db.upgrade(settings.store_url)
@@ -281,8 +301,9 @@ async def record(address: str, var: Path, only: tuple[str, ...] = ()) -> None:
         async with worker_module.build_worker(client, settings, executor):
             r = Recorder(client, sessions, version)
             paths = (r.callback, r.arrears, r.hazard, r.closure, r.visit,
-                     r.service_request, r.outage, r.segmentation_run)  # fmt: skip
+                     r.service_request, r.outage, r.scheduled, r.segmentation_run)  # fmt: skip
             for path in paths:
+                # `record_histories scheduled visit` re-records only those paths
                 if not only or path.__name__ in only:
                     await path()
 
@@ -293,7 +314,7 @@ def main() -> None:
         var = Path(tmp) / "var"
         var.mkdir()
         with servers.temporal_dev_server(Path(tmp) / "temporal") as address:
-            asyncio.run(record(address, var, tuple(sys.argv[1:])))
+            asyncio.run(record(address, var, sys.argv[1:]))
 
 
 if __name__ == "__main__":
