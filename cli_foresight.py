@@ -59,8 +59,7 @@ def cmd_test(args: argparse.Namespace) -> int:
         if bundle is not None:
             print(f"{directory}: not a directory")
         return 2
-    server = Settings().test_server_path
-    outcomes = asyncio.run(simulation.run_directory(directory, bundle, server))
+    outcomes = asyncio.run(simulation.run_directory(directory, bundle, Settings()))
     for o in outcomes:
         print(f"{'PASS' if o.passed else 'FAIL'} {o.file}")
         for problem in o.problems:
@@ -83,9 +82,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     except ScenarioProblem as err:
         print(err)
         return 2
-    timeline = asyncio.run(
-        simulate.run(bundle, sc.customer, sc.abc_class or "C", sc, Settings().test_server_path)
-    )
+    timeline = asyncio.run(simulate.run(bundle, sc.customer, sc.abc_class or "C", sc, Settings()))
     if args.json:
         print(json.dumps(timeline.to_json(), ensure_ascii=False, indent=2, default=str))
     else:

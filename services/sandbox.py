@@ -34,17 +34,13 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
-from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 import rules
+import worker
 from activities import policy_store
-from activities.adapters import AdapterActivities
-from activities.inbox import InboxActivities
-from activities.process_activities import ProcessActivities
+from config import Settings
 from store import db
 from store.models import AuditEntry, OutboxMessage, Task
-from worker import WORKFLOWS  # the worker's own list: the very workflow code that runs live
 from workflows.payloads import SEARCH_ATTRIBUTES
 
 DAY = 86400.0
@@ -238,7 +234,7 @@ async def _register_search_attributes(client: Client) -> None:
 
 @contextlib.asynccontextmanager
 async def open_sandbox(
-    bundle: rules.Bundle, load: Callable[[Session], None], server_path: str = ""
+    bundle: rules.Bundle, load: Callable[[Session], None], settings: Settings | None = None
 ) -> AsyncIterator[Sandbox]:
     """A sandbox holding `bundle` (active) and what `load(session)` stores (customers)."""
     with tempfile.TemporaryDirectory(prefix="segflow-sandbox-") as tmp:
@@ -256,21 +252,18 @@ async def open_sandbox(
 
         await asyncio.to_thread(prepare)
         env = await WorkflowEnvironment.start_time_skipping(
-            test_server_existing_path=str(test_server_path(server_path))
+            test_server_existing_path=str(
+                test_server_path(settings.test_server_path if settings else "")
+            )
         )
         try:
             await _register_search_attributes(env.client)
             queue = f"sandbox-{uuid.uuid4().hex[:8]}"
-            activities = InboxActivities(sessions).all() + AdapterActivities(sessions).all()
-            activities += ProcessActivities(sessions, env.client).all()
-            runner = SandboxedWorkflowRunner(
-                restrictions=SandboxRestrictions.default.with_passthrough_modules("workflows")
-            )
-            with ThreadPoolExecutor(max_workers=4) as executor:
-                async with Worker(
-                    env.client, task_queue=queue, workflows=WORKFLOWS, activities=activities,
-                    activity_executor=executor, workflow_runner=runner,
-                ):  # fmt: skip
+            # the live worker's own construction (every workflow and activity), on the sandbox
+            live = settings or Settings()
+            mine = live.model_copy(update={"database_url": url, "task_queue": queue})
+            with ThreadPoolExecutor(max_workers=16) as executor:  # the worker's activity slots
+                async with worker.build_worker(env.client, mine, executor):
                     sandbox = Sandbox(env, sessions, queue, bundle)
                     await sandbox.settle()
                     yield sandbox

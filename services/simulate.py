@@ -23,6 +23,7 @@ import rules
 from activities import customers as customer_store
 from activities import processes, workflow_starts
 from activities.events import DATA
+from config import Settings
 from rules.reference import assign as reference_assign
 from services.sandbox import DAY, Sandbox, Seen, open_sandbox
 from services.scenario import RECORD_UPDATE, Answer, Scenario, ScenarioEvent, Step
@@ -252,7 +253,11 @@ def _store_assignment(
 
 
 async def run(
-    bundle: rules.Bundle, record: dict[str, Any], abc: str, sc: Scenario, server_path: str = ""
+    bundle: rules.Bundle,
+    record: dict[str, Any],
+    abc: str,
+    sc: Scenario,
+    settings: Settings | None = None,
 ) -> Timeline:
     """Simulate `sc` for the validated `record` (ABC class `abc`) under `bundle`."""
     cid = str(record["customer_id"])
@@ -262,7 +267,7 @@ async def run(
         s.flush()
         _store_assignment(s, bundle, record, abc)
 
-    async with open_sandbox(bundle, load, server_path) as sb:
+    async with open_sandbox(bundle, load, settings) as sb:
         start = await sb.now()
         if sc.start is not None and sc.start > start:
             await sb.env.sleep((sc.start - start).total_seconds())

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 import rules
 from activities import customers as customer_store
 from activities import policy_store
+from config import Settings
 from rules.reference import category_of
 from services import simulate
 from services.policy_diff import resolve
@@ -58,7 +59,10 @@ def prepare(
 
 
 async def simulate_stored(
-    sessions: sessionmaker[Session], sc: Scenario, version: str | None, server_path: str = ""
+    sessions: sessionmaker[Session],
+    sc: Scenario,
+    version: str | None,
+    settings: Settings | None = None,
 ) -> simulate.Timeline:
     """Simulate `sc` under a stored version (see the module docstring)."""
 
@@ -67,7 +71,7 @@ async def simulate_stored(
             return prepare(s, sc, version)
 
     bundle, record, abc = await asyncio.to_thread(read)
-    return await simulate.run(bundle, record, abc, sc, server_path)
+    return await simulate.run(bundle, record, abc, sc, settings)
 
 
 @dataclass
@@ -101,7 +105,7 @@ def check(sc: Scenario, timeline: simulate.Timeline) -> list[str]:
 
 
 async def run_directory(
-    directory: Path, bundle: rules.Bundle, server_path: str = ""
+    directory: Path, bundle: rules.Bundle, settings: Settings | None = None
 ) -> list[Outcome]:
     """Run every scenario file (*.yaml) in `directory` under `bundle`; inline customers only
     (ABC class C unless the file says), since no store is involved."""
@@ -115,7 +119,7 @@ async def run_directory(
         except ScenarioProblem as err:
             outcomes.append(Outcome(str(path), False, [str(err)]))
             continue
-        timeline = await simulate.run(bundle, sc.customer, sc.abc_class or "C", sc, server_path)
+        timeline = await simulate.run(bundle, sc.customer, sc.abc_class or "C", sc, settings)
         if sc.expect is None:
             problems = ["no `expect:` list (the steps are printed with --show)"]
         else:

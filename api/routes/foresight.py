@@ -70,7 +70,7 @@ async def simulate(
     try:
         sc = parse(body)
         timeline = await simulation.simulate_stored(
-            state(request).sessions, sc, version, state(request).settings.test_server_path
+            state(request).sessions, sc, version, state(request).settings
         )
     except ScenarioProblem as err:
         raise scenario_problem(err) from err

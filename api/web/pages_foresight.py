@@ -82,9 +82,7 @@ async def simulate_run(request: Request, version: str) -> Response:
     app = state(request)
     try:
         sc = parse_text(text, "scenario")
-        timeline = await simulation.simulate_stored(
-            app.sessions, sc, version, app.settings.test_server_path
-        )
+        timeline = await simulation.simulate_stored(app.sessions, sc, version, app.settings)
     except ScenarioProblem as err:
         problems = [{"path": path, "message": message} for path, message in err.issues]
         return render(request, sess, "foresight_simulate.html", 422, version=version, text=text,
