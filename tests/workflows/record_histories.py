@@ -1,7 +1,8 @@
 """Record one history per workflow on the REAL Temporal dev server for the replay test.
 
 Run by hand after a change to workflow code (`.venv/bin/python -m
-tests.workflows.record_histories`) and commit tests/workflows/histories/*.json. Histories
+tests.workflows.record_histories [NAME...]`: every path runs, only the named histories are
+written, all of them without names) and commit tests/workflows/histories/*.json. Histories
 are replayed under the workflow id they ran with (task ids, hence Update handling, derive
 from it), kept in histories/workflow_ids.json since the history JSON does not carry it.
 
@@ -19,6 +20,7 @@ import contextlib
 import json
 import logging
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -78,7 +80,16 @@ def fast_policies(target: Path) -> Path:
 class Recorder:
     """Drives workflows on one client / store and writes their histories."""
 
-    def __init__(self, client: Client, sessions: sessionmaker[Session], version: str) -> None:
+    def __init__(
+        self,
+        client: Client,
+        sessions: sessionmaker[Session],
+        version: str,
+        only: frozenset[str] = frozenset(),
+        control_queue: str = QUEUE,
+    ) -> None:
+        self.only = only
+        self.control_queue = control_queue
         self.client = client
         self.sessions = sessions
         self.version = version
@@ -128,6 +139,8 @@ class Recorder:
         with contextlib.suppress(WorkflowContinuedAsNewError):
             await asyncio.wait_for(run.result(follow_runs=False), 60)
         history = await run.fetch_history()
+        if self.only and name not in self.only:
+            return
         (HISTORIES / f"{name}.json").write_text(history.to_json())
         # the JSON has no workflow id, yet replay needs the real one: task ids derive from it
         ids = json.loads(IDS.read_text()) if IDS.exists() else {}
@@ -246,13 +259,17 @@ class Recorder:
         await self.save("outage", h)
 
     async def segmentation_run(self) -> None:
-        h = await self.start(
-            "segmentation_run", SegmentationRunInput("R1", "user.recorder", 2, 2), "segmentation:R1"
+        # keyset batches of 2, two batches per workflow run: the first run continues-as-new
+        h = await self.client.start_workflow(
+            "segmentation_run",
+            SegmentationRunInput("R1", "user.recorder", 2, 2, batches_per_run=2),
+            id="segmentation:R1",
+            task_queue=self.control_queue,
         )
         await self.save("segmentation_run", h)
 
 
-async def record(address: str, var: Path) -> None:
+async def record(address: str, var: Path, only: frozenset[str]) -> None:
     settings = Settings(var_dir=var, policies_dir=fast_policies(var / "policies"),
                         demo_customers=0, temporal_address=address, task_queue=QUEUE)  # fmt: skip
     db.upgrade(settings.store_url)
@@ -263,7 +280,7 @@ async def record(address: str, var: Path) -> None:
     HISTORIES.mkdir(exist_ok=True)
     with ThreadPoolExecutor(max_workers=8) as executor:
         async with worker_module.build_worker(client, settings, executor):
-            r = Recorder(client, sessions, version)
+            r = Recorder(client, sessions, version, only, settings.control_queue)
             for path in (r.callback, r.arrears, r.hazard, r.closure, r.visit,
                          r.service_request, r.outage, r.segmentation_run):  # fmt: skip
                 await path()
@@ -275,7 +292,7 @@ def main() -> None:
         var = Path(tmp) / "var"
         var.mkdir()
         with servers.temporal_dev_server(Path(tmp) / "temporal") as address:
-            asyncio.run(record(address, var))
+            asyncio.run(record(address, var, frozenset(sys.argv[1:])))
 
 
 if __name__ == "__main__":
