@@ -57,6 +57,11 @@ class Settings(BaseSettings):
         default=32, description="Bound on concurrent workflow starts in bulk transitions."
     )
     log_level: str = Field(default="INFO", description="Python logging level.")
+    extra_jurisdictions_dir: Path | None = Field(
+        default=None,
+        description="Directory of extra jurisdiction packs (drills, fault tests); the shipped "
+        "packs in policies/jurisdictions/ keep their ids.",
+    )
 
     @property
     def store_url(self) -> str:

@@ -25,6 +25,7 @@ from activities.inbox import InboxActivities
 from activities.process_activities import ProcessActivities
 from activities.segmentation import SegmentationActivities
 from config import Settings
+from rules import jurisdiction
 from store.db import make_engine, session_factory
 from workflows.arrears import ArrearsWorkflow
 from workflows.callback import CallbackWorkflow
@@ -60,6 +61,8 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 def build_workers(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> list[Worker]:
     """The workers of the queues `settings.worker_queues` names, sharing one store engine."""
+    if settings.extra_jurisdictions_dir is not None:
+        jurisdiction.add_pack_dir(settings.extra_jurisdictions_dir)
     sessions = session_factory(make_engine(settings.store_url))
     inbox = InboxActivities(sessions)
     workers: list[Worker] = []

@@ -17,6 +17,7 @@ from api.routes import (
     audit,
     customers,
     events,
+    foresight,
     health,
     policies,
     segmentation,
@@ -24,6 +25,7 @@ from api.routes import (
     workflows,
 )
 from config import Settings
+from rules import jurisdiction
 from store.credentials import CredentialStore
 from store.db import make_engine, session_factory
 
@@ -42,6 +44,8 @@ Errors are `application/problem+json` with a `request_id`.
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the lifespan connects the store and Temporal once."""
     cfg = settings or Settings()
+    if cfg.extra_jurisdictions_dir is not None:
+        jurisdiction.add_pack_dir(cfg.extra_jurisdictions_dir)
     app_metrics = metrics.Metrics()
 
     @asynccontextmanager
@@ -83,7 +87,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         response.headers["X-Request-Id"] = request.state.request_id
         return response
 
-    for module in (health, customers, events, tasks, workflows, policies, segmentation, audit):
+    for module in (
+        health,
+        customers,
+        events,
+        tasks,
+        workflows,
+        policies,
+        foresight,
+        segmentation,
+        audit,
+    ):
         app.include_router(module.router)
     web.install(app)  # the pages under /web (issue 6)
     return app

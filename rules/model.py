@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from rules.arrears_params import ArrearsParams
 from rules.conditions import Cond, Derived, FieldSpec
+from rules.jurisdiction import Floor
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,8 @@ class Bundle:
     process_links: tuple[ProcessLink, ...]
     points: PointsRules
     tier_names: tuple[str, ...] = field(default=())
+    floor: Floor | None = None  # the regulatory floor of the bundle's jurisdiction
+    arrears: ArrearsParams | None = None  # the typed arrears ladder
 
     @property
     def tag_names(self) -> tuple[str, ...]:
