@@ -23,6 +23,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.adapters import AdapterActivities
 from activities.inbox import InboxActivities
 from activities.process_activities import ProcessActivities
+from activities.protections import ProtectionActivities
 from activities.segmentation import SegmentationActivities
 from config import Settings
 from rules import jurisdiction
@@ -33,6 +34,7 @@ from workflows.closure import ClosureWorkflow
 from workflows.hazard import HazardWorkflow
 from workflows.key_account import ServiceRequestWorkflow, VisitWorkflow
 from workflows.outage import OutageWorkflow
+from workflows.scheduled import SCHEDULED_WORKFLOWS
 from workflows.segmentation import SegmentationRunWorkflow
 
 log = logging.getLogger("segflow.worker")
@@ -46,6 +48,7 @@ PROCESS_WORKFLOWS: list[type[Any]] = [
     VisitWorkflow,
     ServiceRequestWorkflow,
     OutageWorkflow,
+    *SCHEDULED_WORKFLOWS,
 ]
 WORKFLOWS: list[type[Any]] = CONTROL_WORKFLOWS + PROCESS_WORKFLOWS
 
@@ -84,6 +87,7 @@ def build_workers(client: Client, settings: Settings, executor: ThreadPoolExecut
     if settings.worker_queues in ("all", "processes"):
         activities = inbox.all() + AdapterActivities(sessions).all()
         activities += ProcessActivities(sessions, client).all()
+        activities += ProtectionActivities(sessions).all()
         workers.append(
             Worker(
                 client,

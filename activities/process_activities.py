@@ -21,6 +21,7 @@ from temporalio.service import RPCError, RPCStatusCode
 import rules
 from activities import policy_store
 from activities.inbox import with_seconds
+from activities.processes import SCHEDULED_PROCESSES
 from store import audit
 from store.models import Assignment, Case, Customer, OutboxMessage, Task
 from workflows.calendar import CutoffCalendar
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
 WEEKDAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
 # Processes a customer may be running besides the closing one. Segment-driven ones end on
 # `leave`, event-driven ones on `cancel`.
-SEGMENT_PREFIXES = ("callback", "visit")
+SEGMENT_PREFIXES = ("callback", "visit", *SCHEDULED_PROCESSES)
 
 
 def calendar_of(bundle: rules.Bundle) -> CutoffCalendar:

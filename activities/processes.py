@@ -22,9 +22,17 @@ from temporalio.common import (
 from temporalio.service import RPCError
 
 from workflows.payloads import SA_CUSTOMER, SA_KIND, CallbackInput, LeaveSignal
-from workflows.process_payloads import VisitInput
+from workflows.process_payloads import ScheduledInput, VisitInput
 
 log = logging.getLogger(__name__)
+
+# the scheduled-task processes (workflows/scheduled.py): workflow type = process name
+SCHEDULED_PROCESSES = (
+    "key_account_meeting",
+    "record_verification",
+    "special_inspection",
+    "electrician_training",
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +49,10 @@ class SegmentProcess:
 SEGMENT_PROCESSES: dict[str, SegmentProcess] = {
     "callback": SegmentProcess("callback", lambda cid: CallbackInput(customer_id=cid)),
     "key_account_visit": SegmentProcess("visit", lambda cid: VisitInput(customer_id=cid)),
+    **{
+        name: SegmentProcess(name, lambda cid: ScheduledInput(customer_id=cid))
+        for name in SCHEDULED_PROCESSES
+    },
 }
 
 

@@ -297,3 +297,15 @@ class FeederCustomers:
     """Activity output: outage-sensitive customers first."""
 
     customers: list[FeederCustomer] = field(default_factory=list)
+
+
+@dataclass
+class ScheduledInput:
+    """Workflows `{process}:{customer_id}` of the scheduled-task processes (one cycle per
+    run, continue-as-new): key-account meeting, record verification, special inspection,
+    electrician training."""
+
+    customer_id: str
+    cycle: int = 0
+    policy_version: str = ""
+    first_delay_seconds: float = 0.0

@@ -36,6 +36,8 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/audit"): READ_ALL,
     ("GET", "/v1/audit/verify"): READ_ALL,
     ("GET", "/v1/audit/export"): READ_ALL,
+    ("POST", "/v1/managers/{name}/away"): {"supervisor"},
+    ("DELETE", "/v1/managers/{name}/away"): {"supervisor"},
 }
 SAMPLE = {
     "customer_id": "NOPE",

@@ -61,8 +61,9 @@ async def test_batch_then_segmentation_run_starts_callbacks(stack: Stack) -> Non
     assert progress["done"] == 60 and progress["batches"] == 1
     # P0002 dropped from A to B (P0059 took its place); P0011 dropped from B to C
     assert progress["changed"] == 2
-    # P0011 left class B: its call-back and its periodic visits are told to stop
-    assert progress["processes_stopped"] == 2
+    # P0011 left class B: its call-back and its periodic visits are told to stop; P0002
+    # left class A: its A-only scheduled processes (key-account meeting, ...) too
+    assert progress["processes_stopped"] == 4
     c = (await stack.call("GET", "/v1/customers/P0002", "crm")).json()
     assert c["assignment"]["abc_class"] == "B"
     assert c["explanation"]["policy_version"] == c["assignment"]["policy_version"]
