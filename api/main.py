@@ -18,6 +18,7 @@ from api.routes import (
     audit,
     customers,
     events,
+    evidence,
     foresight,
     health,
     managers,
@@ -107,7 +108,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         managers,
     ):
         app.include_router(module.router)
-    app.include_router(protections.router)  # registrations, holds, moratoria, evidence
+    app.include_router(protections.router)  # registrations, holds, moratoria
+    app.include_router(evidence.router)  # the evidence pack of disconnections
     web.install(app)  # the pages under /web (issue 6)
     return app
 
