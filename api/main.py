@@ -20,6 +20,7 @@ from api.routes import (
     foresight,
     health,
     managers,
+    points,
     policies,
     segmentation,
     tasks,
@@ -99,6 +100,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         segmentation,
         audit,
         managers,
+        points,
     ):
         app.include_router(module.router)
     web.install(app)  # the pages under /web (issue 6)

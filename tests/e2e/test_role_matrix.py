@@ -38,6 +38,9 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/audit/export"): READ_ALL,
     ("POST", "/v1/managers/{name}/away"): {"supervisor"},
     ("DELETE", "/v1/managers/{name}/away"): {"supervisor"},
+    ("GET", "/v1/customers/{customer_id}/points"): {"crm", "agent"} | READ_ALL,
+    ("POST", "/v1/customers/{customer_id}/points/redemptions"): {"agent", "crm", "supervisor"},
+    ("POST", "/v1/points/expiry"): {"supervisor"},
 }
 SAMPLE = {
     "customer_id": "NOPE",
