@@ -44,6 +44,14 @@ class Settings(BaseSettings):
         default=32, description="Bound on concurrent workflow starts in bulk transitions."
     )
     log_level: str = Field(default="INFO", description="Python logging level.")
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest request body (413 beyond it)."
+    )
+    max_bulk_body_bytes: int = Field(
+        default=16_777_216,
+        ge=1024,
+        description="Largest body of a customer batch or a policy upload (413 beyond it).",
+    )
     extra_jurisdictions_dir: Path | None = Field(
         default=None,
         description="Directory of extra jurisdiction packs (drills, fault tests); the shipped "

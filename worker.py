@@ -19,6 +19,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from activities.adapters import AdapterActivities
 from activities.inbox import InboxActivities
 from activities.process_activities import ProcessActivities
+from activities.protections import ProtectionActivities
 from activities.segmentation import SegmentationActivities
 from config import Settings
 from rules import jurisdiction
@@ -63,6 +64,7 @@ def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecuto
     sessions = session_factory(make_engine(settings.store_url))
     activities = InboxActivities(sessions).all()
     activities += AdapterActivities(sessions).all() + ProcessActivities(sessions, client).all()
+    activities += ProtectionActivities(sessions).all()
     activities += SegmentationActivities(
         sessions, client, settings.task_queue, settings.start_concurrency
     ).all()

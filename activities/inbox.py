@@ -181,7 +181,9 @@ class InboxActivities:
     @activity.defn(name="record_step")
     def record_step(self, step: StepRecord) -> None:
         """One workflow step in the audit log, once per workflow + step + detail."""
-        key = audit.digest([step.workflow_id, step.step, step.detail])
+        # "step:" cannot appear in a client's X-Request-Id (plain ids only), so no request
+        # can pose as a recorded step and suppress it
+        key = "step:" + audit.digest([step.workflow_id, step.step, step.detail])
         with self._sessions.begin() as s:
             seen = s.scalar(
                 select(AuditEntry.seq).where(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -11,17 +12,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from temporalio.client import Client
 
-from api import errors, idempotency, metrics, web
+from api import errors, idempotency, limits, metrics, web
 from api.deps import AppState
 from api.routes import (
     audit,
     customers,
     events,
+    evidence,
     foresight,
     health,
     managers,
     points,
     policies,
+    protections,
     segmentation,
     tasks,
     workflows,
@@ -32,6 +35,7 @@ from store.credentials import CredentialStore
 from store.db import make_engine, session_factory
 
 log = logging.getLogger("segflow.api")
+PLAIN_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 DESCRIPTION = """
 segflow turns the utility's differentiated service strategies into durable work.
@@ -78,13 +82,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     metrics.install(app, app_metrics)
     idempotency.install(app)
+    # after the idempotency middleware, so it runs before it: no body is read past the cap
+    limits.install(app, cfg.max_body_bytes, cfg.max_bulk_body_bytes)
 
     @app.middleware("http")
     async def request_id(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        rid = request.headers.get("X-Request-Id") or uuid.uuid4().hex
-        request.state.request_id = rid[:64]
+        # a client's id is kept only when it is a plain id (it lands in logs and the audit log)
+        sent = request.headers.get("X-Request-Id", "")
+        request.state.request_id = sent if PLAIN_ID.fullmatch(sent) else uuid.uuid4().hex
         response = await call_next(request)
         response.headers["X-Request-Id"] = request.state.request_id
         return response
@@ -103,6 +110,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         points,
     ):
         app.include_router(module.router)
+    app.include_router(protections.router)  # registrations, holds, moratoria
+    app.include_router(evidence.router)  # the evidence pack of disconnections
     web.install(app)  # the pages under /web (issue 6)
     return app
 

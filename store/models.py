@@ -8,13 +8,14 @@ Temporal workflow that opened a task is its source of truth.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     Boolean,
     CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -265,3 +266,60 @@ class Case(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# ---- protections of the arrears ladder (registrations, holds, moratoria) -----------------
+
+
+class Registration(Base):
+    """A life-support / medical registration with its certificate's dates. Past `valid_to`
+    it still protects until a review ends or renews it (`review_outcome`)."""
+
+    __tablename__ = "registrations"
+
+    registration_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # life_support / medical
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active / ended
+    certificate_ref: Mapped[str] = mapped_column(String(200))
+    certified_by: Mapped[str] = mapped_column(String(200))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    review_outcome: Mapped[str | None] = mapped_column(String(32))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class Hold(Base):
+    """Something that holds the arrears ladder: a dispute or complaint about the bill, a
+    pending hardship / aid application, an agreed payment plan."""
+
+    __tablename__ = "holds"
+
+    hold_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    bill_id: Mapped[str | None] = mapped_column(String(64))  # None: every bill
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open / resolved
+    reference: Mapped[str] = mapped_column(String(200), default="")
+    opened_by: Mapped[str] = mapped_column(String(100))
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    resolution: Mapped[str | None] = mapped_column(String(200))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Moratorium(Base):
+    """Days without disconnections declared at run time (extreme weather, emergencies)."""
+
+    __tablename__ = "moratoria"
+
+    moratorium_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active / lifted
+    declared_by: Mapped[str] = mapped_column(String(100))
+    declared_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

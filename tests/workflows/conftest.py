@@ -36,6 +36,7 @@ from activities import policy_store
 from activities.adapters import AdapterActivities
 from activities.inbox import InboxActivities
 from activities.process_activities import ProcessActivities
+from activities.protections import ProtectionActivities
 from config import ROOT
 from store import db
 from store.db import make_engine, session_factory
@@ -290,6 +291,7 @@ async def shared_worker(
     queue = f"wf-{uuid.uuid4().hex[:8]}"
     activities = InboxActivities(sessions).all() + AdapterActivities(sessions).all()
     activities += ProcessActivities(sessions, time_env.client).all()
+    activities += ProtectionActivities(sessions).all()
     with ThreadPoolExecutor(max_workers=8) as executor:
         async with Worker(
             time_env.client,

@@ -1,7 +1,8 @@
 """Record one history per workflow on the REAL Temporal dev server for the replay test.
 
 Run by hand after a change to workflow code (`.venv/bin/python -m
-tests.workflows.record_histories`) and commit tests/workflows/histories/*.json. Histories
+tests.workflows.record_histories [path ...]`, e.g. `arrears`; no name: every path) and
+commit tests/workflows/histories/*.json. Histories
 are replayed under the workflow id they ran with (task ids, hence Update handling, derive
 from it), kept in histories/workflow_ids.json since the history JSON does not carry it.
 
@@ -39,6 +40,7 @@ from store import db
 from store.db import make_engine, session_factory
 from store.models import Assignment, Customer, Task
 from tests import servers
+from workflows.arrears_payloads import ProtectionChanged
 from workflows.payloads import (
     CallbackInput,
     LeaveSignal,
@@ -54,6 +56,7 @@ from workflows.process_payloads import (
     HazardInput,
     OutageInput,
     PaymentSignal,
+    ProcessState,
     RectificationSignal,
     ScheduledInput,
     ServiceRequestInput,
@@ -73,7 +76,13 @@ def fast_policies(target: Path) -> Path:
     processes = target / "processes.yaml"
     text = processes.read_text()
     assert "    after: P1D\n" in text
-    processes.write_text(text.replace("    after: P1D\n", "    after: PT2S\n", 1))
+    text = text.replace("    after: P1D\n", "    after: PT2S\n", 1)
+    # the arrears reminders' waits too (the ladder's plan is typed from the policy alone)
+    for reminder in ("sms", "wechat", "phone"):
+        old = f"channel: {reminder}, wait: P3D}}"
+        assert old in text
+        text = text.replace(old, f"channel: {reminder}, wait: PT1S}}")
+    processes.write_text(text)
     return target
 
 
@@ -161,24 +170,30 @@ class Recorder:
         await self.client.get_workflow_handle("callback:CB2").signal("leave", LeaveSignal())
 
     async def arrears(self) -> None:
-        short = [
-            {"step": "sms_reminder", "channel": "sms", "wait": "PT1S"},
-            {"step": "wechat_reminder", "channel": "wechat", "wait": "PT1S"},
-            {"step": "phone_reminder", "channel": "phone", "wait": "PT1S"},
-            {"step": "onsite_collection", "task": "collection", "assignee_role": "inspector",
-             "due": "P5D"},
-            {"step": "disconnection_notice", "notice_min_days": 3, "notice_max_days": 7,
-             "lead": "P5D", "channels": ["sms", "wechat", "letter"]},
-            {"step": "renotice", "before": "PT30M", "channels": ["phone", "sms"]},
-            {"step": "disconnection", "task": "disconnection", "assignee_role": "inspector"},
-        ]  # fmt: skip
-        self.customer("A1", processes={"arrears": {"steps": short}})
-        h = await self.start("arrears", ArrearsInput("A1", "B1", 420.0), "arrears:A1:B1")
-        await self.complete(h, "arrears:A1:B1", "collection", outcome="promised")
-        await asyncio.sleep(1)
+        # reminders (1 s waits), collection, a conversion (checked at the moment), the notice,
+        # a dispute holding the planned cut-off and its release (re-planned), then payment
+        self.customer("A1")
+        wid = "arrears:A1:B1"
+        h = await self.start("arrears", ArrearsInput("A1", "B1", 420.0), wid)
+        await self.complete(h, wid, "collection", outcome="promised")
+        await self.complete(h, wid, "prepayment_conversion", outcome="converted")
+        await self.stage(h, "cutoff_planned")
+        await h.signal("protection_changed", ProtectionChanged("dispute", True, "D1"))
+        await self.stage(h, "paused")
+        await h.signal("protection_changed", ProtectionChanged("dispute", False, "D1"))
+        await self.stage(h, "cutoff_planned")
         await h.signal("payment", PaymentSignal(100.0, remaining=320.0))
         await h.signal("payment", PaymentSignal(320.0, settled=True))
         await self.save("arrears", h)
+
+    async def stage(self, handle: WorkflowHandle[Any, Any], stage: str) -> None:
+        deadline = time.monotonic() + 30.0
+        while time.monotonic() < deadline:
+            state = await handle.query("state", result_type=ProcessState)
+            if state.stage == stage:
+                return
+            await asyncio.sleep(0.1)
+        raise TimeoutError(f"stage {stage} never reached")
 
     async def hazard(self) -> None:
         # three rounds: reported, partly fixed; reported, not fixed (authority report);
