@@ -57,3 +57,18 @@ async def stack(
             transport = httpx.ASGITransport(app=app)
             async with httpx.AsyncClient(transport=transport, base_url="http://segflow") as http:
                 yield Stack(http, app, client, cfg, demo_tokens)
+
+
+async def population_run(stack: Stack, **body: Any) -> dict[str, Any]:
+    """Run a population run through the API and return its final progress."""
+    import asyncio
+
+    start = await stack.call("POST", "/v1/segmentation-runs", "crm", json=body or None)
+    assert start.status_code == 202, start.text
+    url = start.json()["status_url"]
+    for _ in range(300):
+        progress: dict[str, Any] = (await stack.call("GET", url, "crm")).json()
+        if progress["status"] == "completed":
+            return progress
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"population run did not finish: {progress}")
