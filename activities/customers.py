@@ -12,8 +12,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 import rules
+from rules import ownership
 from rules.abc import CutPoints
-from services import abc_cuts
+from services import abc_cuts, points
 from store import audit
 from store.models import Assignment, Customer
 
@@ -29,6 +30,8 @@ def store_record(session: Session, record: dict[str, Any]) -> tuple[Customer, bo
     """Insert or update a validated record; returns the row and whether it was new."""
     row = session.get(Customer, record["customer_id"])
     created = row is None
+    # a CRM record never overwrites what segflow owns (rules/ownership.py)
+    record, _ = ownership.keep_owned(None if row is None else record_of(row), record)
     if row is None:
         row = Customer(customer_id=record["customer_id"])
         session.add(row)
@@ -109,8 +112,13 @@ def upsert(
     """Store a validated record, segment it, and audit the change (caller commits)."""
     existing = session.get(Customer, record["customer_id"])
     before_record = record_of(existing) if existing is not None else None
+    # segflow-owned fields (points, hazards, theft cases, outages) keep segflow's value
+    record, ignored = ownership.keep_owned(before_record, record)
     row, created = store_record(session, record)
     result, before = assign(session, engine, bundle, row)
+    if created and row.points_12m:
+        # the CRM's figure is an opening balance of the ledger, never a reset
+        points.open_balance(session, bundle, row.customer_id, int(row.points_12m), actor)
     audit.append(
         session,
         actor=actor,
@@ -124,6 +132,7 @@ def upsert(
             "after": audit.digest(record),
             "segments_before": before,
             "segments_after": result.to_json(),
+            "segflow_owned_kept": ignored,
         },
     )
     return result, before

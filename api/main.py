@@ -22,6 +22,7 @@ from api.routes import (
     foresight,
     health,
     managers,
+    points,
     policies,
     protections,
     segmentation,
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         segmentation,
         audit,
         managers,
+        points,
     ):
         app.include_router(module.router)
     app.include_router(protections.router)  # registrations, holds, moratoria
