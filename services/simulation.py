@@ -2,8 +2,8 @@
 population (read only), and scenario files as regression tests of a policy directory.
 
 `simulate` reads the live store once (the version's bundle, a stored customer's record, the
-customer's ABC rank in the population) in a short transaction, then runs the sandbox; the
-live Temporal is never called. `check` compares a timeline with a scenario's expected steps.
+ABC cut points of the last population run) in a short transaction, then runs the sandbox;
+the live Temporal is never called. `check` compares a timeline with a scenario's expected steps.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from activities import customers as customer_store
 from activities import policy_store
 from config import Settings
 from rules.reference import category_of
-from services import simulate
+from services import abc_cuts, simulate
 from services.policy_diff import resolve
 from services.scenario import Scenario, ScenarioProblem, Step, load_file
 from store.models import Customer
@@ -35,11 +35,10 @@ class UnknownCustomer(LookupError):
 
 
 def abc_in_population(session: Session, bundle: rules.Bundle, record: dict[str, Any]) -> str:
-    """The ABC class `record` would get if ranked in the stored population (read only)."""
-    columns = {k: v for k, v in record.items() if k in customer_store.RECORD_COLUMNS}
-    probe = Customer(**columns)  # transient: never added to the session
-    rank = customer_store.rank_of(session, bundle, probe, category_of(bundle, record)[0])
-    return rules.abc_class_for_rank(bundle, *rank)
+    """The ABC class `record` gets against the cut points of the last population run (the
+    rest class before the first run), as an upsert would classify it; read only."""
+    category = category_of(bundle, record)[0] if bundle.abc.partition_by == "category" else ""
+    return abc_cuts.classify_with(abc_cuts.current(session, bundle), bundle, record, category)
 
 
 def prepare(

@@ -323,3 +323,59 @@ class Moratorium(Base):
     status: Mapped[str] = mapped_column(String(16), default="active")  # active / lifted
     declared_by: Mapped[str] = mapped_column(String(100))
     declared_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AbcCutSet(Base):
+    """The ABC cut points one population run computed (under one policy version).
+
+    Upserts classify against the newest set whose `abc_digest` (the ABC settings: metric,
+    cuts, partition) matches the active policy's, so a policy change that keeps the ABC
+    settings keeps the cut points.
+    """
+
+    __tablename__ = "abc_cut_sets"
+    __table_args__ = (Index("ix_abc_cut_sets_current", "abc_digest", "computed_at"),)
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    policy_version: Mapped[str] = mapped_column(String(80))
+    abc_digest: Mapped[str] = mapped_column(String(64))
+    population: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AbcCutPoint(Base):
+    """The last customer of one class (or better) in one partition: its rank key."""
+
+    __tablename__ = "abc_cut_points"
+
+    run_id: Mapped[str] = mapped_column(
+        ForeignKey("abc_cut_sets.run_id", ondelete="CASCADE"), primary_key=True
+    )
+    partition: Mapped[str] = mapped_column(String(200), primary_key=True)
+    abc_class: Mapped[str] = mapped_column(String(8), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer)
+    population: Mapped[int] = mapped_column(Integer)
+    metric: Mapped[float | None] = mapped_column(Float)
+    customer_id: Mapped[str] = mapped_column(String(64))
+
+
+class SegmentationBatch(Base):
+    """One keyset range of a population run: lo <= customer_id < hi (hi NULL: to the end).
+
+    Any worker may take a batch; its row is marked done in the transaction that writes its
+    assignments, so a retried or duplicated batch activity finds it done and does nothing.
+    """
+
+    __tablename__ = "segmentation_batches"
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lo: Mapped[str] = mapped_column(String(64))
+    hi: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending / done
+    customers: Mapped[int] = mapped_column(Integer, default=0)
+    changed: Mapped[int] = mapped_column(Integer, default=0)
+    started: Mapped[int] = mapped_column(Integer, default=0)
+    stopped: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(100))
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -89,7 +89,14 @@ def fast_policies(target: Path) -> Path:
 class Recorder:
     """Drives workflows on one client / store and writes their histories."""
 
-    def __init__(self, client: Client, sessions: sessionmaker[Session], version: str) -> None:
+    def __init__(
+        self,
+        client: Client,
+        sessions: sessionmaker[Session],
+        version: str,
+        control_queue: str = QUEUE,
+    ) -> None:
+        self.control_queue = control_queue
         self.client = client
         self.sessions = sessions
         self.version = version
@@ -151,7 +158,14 @@ class Recorder:
         # unreachable, retry timer, contact updated, the period, then the leave signal
         self.customer(
             "CB1",
-            processes={"callback": {"period": "PT1H", "jitter": "PT0S", "retry_after": "PT1S"}},
+            processes={
+                "callback": {
+                    "period": "PT1H",
+                    "jitter": "PT0S",
+                    "retry_after": "PT1S",
+                    "first_cycle_spread": "PT0S",
+                }
+            },
         )
         h = await self.start("callback", CallbackInput("CB1"), "callback:CB1")
         first = await self.complete(h, "callback:CB1", "callback_call", outcome="unreachable")
@@ -163,7 +177,12 @@ class Recorder:
         await h.signal("leave", LeaveSignal("segment left"))
         await self.save("callback", h)
         # one whole cycle ending in continue-as-new
-        self.customer("CB2", processes={"callback": {"period": "PT2S", "jitter": "PT0S"}})
+        self.customer(
+            "CB2",
+            processes={
+                "callback": {"period": "PT2S", "jitter": "PT0S", "first_cycle_spread": "PT0S"}
+            },
+        )
         h = await self.start("callback", CallbackInput("CB2"), "callback:CB2")
         await self.complete(h, "callback:CB2", "callback_call", outcome="verified")
         await self.save("callback.continued", h)
@@ -282,8 +301,12 @@ class Recorder:
             await self.save(name, h)
 
     async def segmentation_run(self) -> None:
-        h = await self.start(
-            "segmentation_run", SegmentationRunInput("R1", "user.recorder", 2, 2), "segmentation:R1"
+        # keyset batches of 2, two batches per workflow run: the first run continues-as-new
+        h = await self.client.start_workflow(
+            "segmentation_run",
+            SegmentationRunInput("R1", "user.recorder", 2, 2, batches_per_run=2),
+            id="segmentation:R1",
+            task_queue=self.control_queue,
         )
         await self.save("segmentation_run", h)
 
@@ -299,7 +322,7 @@ async def record(address: str, var: Path, only: list[str]) -> None:
     HISTORIES.mkdir(exist_ok=True)
     with ThreadPoolExecutor(max_workers=8) as executor:
         async with worker_module.build_worker(client, settings, executor):
-            r = Recorder(client, sessions, version)
+            r = Recorder(client, sessions, version, settings.control_queue)
             paths = (r.callback, r.arrears, r.hazard, r.closure, r.visit,
                      r.service_request, r.outage, r.scheduled, r.segmentation_run)  # fmt: skip
             for path in paths:

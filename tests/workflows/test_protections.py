@@ -13,6 +13,7 @@ import pytest
 import rules
 from activities import policy_store
 from services import protections as svc
+from services.evidence import EvidenceNotFound, evidence_pack
 from store.models import Assignment, Customer
 from tests.protect.bundles import texts_for
 from tests.workflows.conftest import DAY, Rig
@@ -222,6 +223,27 @@ async def test_same_ladder_under_each_jurisdiction(rig: Rig, jurisdiction: str) 
         local = at.astimezone(ZoneInfo("Asia/Shanghai"))
         assert local.isoweekday() <= 5 and 3 <= lead_days <= 7
     assert rig.outbox(wid)[-1].payload["data"]["jurisdiction"] == jurisdiction
+    with rig.sessions() as s:
+        pack = evidence_pack(s, wid)
+    [c] = pack["disconnections"]
+    floor = c["floor"]
+    lo, hi = floor["notice_lead_days"]["required"]
+    assert lo <= floor["notice_lead_days"]["observed"] <= hi
+    assert floor["renotice_lead_seconds"]["observed"] >= 1800
+    assert floor["articles"]["notice_lead"] in floor["notice_lead_days"]["rule"]
+    sends = [d for n in pack["notices"] for d in n["deliveries"]]
+    assert {d["channel"] for d in sends if d["delivered"]} >= {"sms", "wechat"}
+    assert all(d["to"] is None or d["to"].startswith("…") or len(d["to"]) <= 4 for d in sends)
+    assert pack["renotices"] and pack["renotices"][0]["deliveries"]
+    final = [k for k in pack["protection_checks"] if k["check_id"] == c["check_id"]]
+    assert final[0]["decision"] == "proceed" and final[0]["jurisdiction"] == jurisdiction
     await h.signal("payment", PaymentSignal(60.0, settled=True))
     await rig.complete(h, await rig.task(wid, "reconnection"), outcome="reconnected")
     assert (await h.result()).outcome == "reconnected"
+
+
+def test_evidence_pack_only_for_arrears_ladders(rig: Rig) -> None:
+    with rig.sessions() as s, pytest.raises(EvidenceNotFound):
+        evidence_pack(s, "hazard:X:1")
+    with rig.sessions() as s, pytest.raises(EvidenceNotFound):
+        evidence_pack(s, "arrears:nobody:B1")
