@@ -122,7 +122,7 @@ def prepare(settings: Settings) -> tuple[dict[str, dict[str, str]], bool]:
     """
     from activities import policy_store
     from activities.population import demo_records, store_records
-    from activities.segmentation import segment_batch
+    from activities.segmentation import segment_all
 
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     db.upgrade(settings.store_url)
@@ -136,8 +136,8 @@ def prepare(settings: Settings) -> tuple[dict[str, dict[str, str]], bool]:
         if not s.scalar(select(func.count()).select_from(Customer)) and settings.demo_customers:
             store_records(s, demo_records(settings.demo_customers))
             s.flush()
-            # the same SQL back end as a segmentation run, over every customer id
-            segment_batch(s, bundle, "", "~", "segflow-dev")
+            # the same SQL back end and cut points as a population run, over everyone
+            segment_all(s, bundle, "demo-load", "segflow-dev")
             loaded = True
     return demo, loaded
 

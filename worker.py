@@ -1,7 +1,10 @@
-"""The Temporal worker process: every workflow and activity of segflow on one task queue.
+"""The Temporal worker process: segflow's workflows and activities on two task queues.
 
-Run it as `python worker.py` (or `segflow worker`); scale out by running more of them on the
-same task queue.
+The control queue carries population runs and their batches; the process queue carries the
+customer processes (call-backs, arrears, ...). One process polls both by default, each queue
+with its own slots, so a run never waits behind a backlog of customer processes; a deployment
+may run them apart (`SEGFLOW_WORKER_QUEUES=control|processes`). Run it as `python worker.py`
+(or `segflow worker`); scale out by running more of them on the same task queues.
 """
 
 from __future__ import annotations
@@ -9,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -17,8 +21,10 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.adapters import AdapterActivities
+from activities.callback_steps import CallbackActivities
 from activities.inbox import InboxActivities
 from activities.process_activities import ProcessActivities
+from activities.protections import ProtectionActivities
 from activities.segmentation import SegmentationActivities
 from config import Settings
 from rules import jurisdiction
@@ -34,9 +40,9 @@ from workflows.segmentation import SegmentationRunWorkflow
 
 log = logging.getLogger("segflow.worker")
 
-WORKFLOWS: list[type[Any]] = [
+CONTROL_WORKFLOWS: list[type[Any]] = [SegmentationRunWorkflow]
+PROCESS_WORKFLOWS: list[type[Any]] = [
     CallbackWorkflow,
-    SegmentationRunWorkflow,
     ArrearsWorkflow,
     HazardWorkflow,
     ClosureWorkflow,
@@ -45,6 +51,7 @@ WORKFLOWS: list[type[Any]] = [
     OutageWorkflow,
     *SCHEDULED_WORKFLOWS,
 ]
+WORKFLOWS: list[type[Any]] = CONTROL_WORKFLOWS + PROCESS_WORKFLOWS
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
@@ -56,34 +63,70 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
-def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
-    """A worker with every workflow and activity, sharing one store engine."""
+def build_workers(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> list[Worker]:
+    """The workers of the queues `settings.worker_queues` names, sharing one store engine."""
     if settings.extra_jurisdictions_dir is not None:
         jurisdiction.add_pack_dir(settings.extra_jurisdictions_dir)
     sessions = session_factory(make_engine(settings.store_url))
-    activities = InboxActivities(sessions).all()
-    activities += AdapterActivities(sessions).all() + ProcessActivities(sessions, client).all()
-    activities += SegmentationActivities(
-        sessions, client, settings.task_queue, settings.start_concurrency
-    ).all()
-    return Worker(
-        client,
-        task_queue=settings.task_queue,
-        workflows=WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=activities,
-        activity_executor=executor,
-        max_concurrent_activities=16,
-    )
+    inbox = InboxActivities(sessions)
+    workers: list[Worker] = []
+    if settings.worker_queues in ("all", "control"):
+        control = SegmentationActivities(
+            sessions, client, settings.task_queue, settings.start_concurrency
+        ).all()
+        workers.append(
+            Worker(
+                client,
+                task_queue=settings.control_queue,
+                workflows=CONTROL_WORKFLOWS,
+                workflow_runner=workflow_runner(),
+                activities=[*control, inbox.record_step],
+                activity_executor=executor,
+                max_concurrent_activities=4,
+            )
+        )
+    if settings.worker_queues in ("all", "processes"):
+        activities = inbox.all() + AdapterActivities(sessions).all()
+        activities += CallbackActivities(sessions).all()
+        activities += ProcessActivities(sessions, client).all()
+        activities += ProtectionActivities(sessions).all()
+        workers.append(
+            Worker(
+                client,
+                task_queue=settings.task_queue,
+                workflows=PROCESS_WORKFLOWS,
+                workflow_runner=workflow_runner(),
+                activities=activities,
+                activity_executor=executor,
+                max_concurrent_activities=16,
+            )
+        )
+    return workers
+
+
+@contextlib.asynccontextmanager
+async def build_worker(
+    client: Client, settings: Settings, executor: ThreadPoolExecutor
+) -> AsyncIterator[list[Worker]]:
+    """Run the workers of `build_workers` while the context is open."""
+    async with contextlib.AsyncExitStack() as stack:
+        workers = [await stack.enter_async_context(w) for w in build_workers(
+            client, settings, executor)]  # fmt: skip
+        yield workers
 
 
 async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Connect and poll until `stop` is set (or forever)."""
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
-    with ThreadPoolExecutor(max_workers=16) as executor:
-        worker = build_worker(client, settings, executor)
-        log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
-        async with worker:
+    with ThreadPoolExecutor(max_workers=20) as executor:
+        queues = {
+            "all": f"{settings.control_queue} and {settings.task_queue}",
+            "control": settings.control_queue,
+            "processes": settings.task_queue,
+        }
+        log.info("worker polling %s on %s", queues[settings.worker_queues],
+                 settings.temporal_address)  # fmt: skip
+        async with build_worker(client, settings, executor):
             await (stop.wait() if stop else asyncio.Event().wait())
 
 

@@ -11,6 +11,7 @@ planned_outage -> start `outage` for the feeder; service_request -> start `servi
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -23,6 +24,7 @@ from temporalio.service import RPCError
 import rules
 from activities import customers as customer_store
 from activities import processes, workflow_starts
+from services import points
 from store.models import Customer
 from workflows.process_payloads import (
     ArrearsInput,
@@ -151,6 +153,7 @@ class Context:
     engine: rules.Engine
     bundle: rules.Bundle
     actor: str
+    event_id: str = ""
 
 
 async def _signal(ctx: Context, workflow_id: str, name: str, payload: Any) -> bool:
@@ -168,6 +171,13 @@ async def _open_arrears(ctx: Context, customer_id: str) -> list[str]:
         f"CustomerId = '{customer_id}' AND ProcessKind = 'arrears' AND ExecutionStatus = 'Running'"
     )
     return [wf.id async for wf in ctx.client.list_workflows(query)]
+
+
+def _book(ctx: Context, award: rules.PointsAward, ref: str) -> bool:
+    """Book an award in the points ledger (eligible categories only); the key makes a
+    re-sent event harmless."""
+    key = f"{award.event_type}:{award.customer_id}:{ref or ctx.event_id or uuid.uuid4().hex}"
+    return points.earn(ctx.session, ctx.bundle, award, key, ctx.actor) is not None
 
 
 async def _bump(ctx: Context, customer_id: str, **deltas: int) -> dict[str, Any]:
@@ -201,7 +211,8 @@ async def route(ctx: Context, etype: str, customer_id: str | None, data: _Data) 
             {"type": "payment", "customer_id": cid, "amount": data.amount,
              "channel": data.channel})  # fmt: skip
         out["points"] = award.to_json()
-        out["assignment"] = await _bump(ctx, cid, points_12m=award.points)
+        out["points_booked"] = _book(ctx, award, data.payment_id)
+        out["assignment"] = await _bump(ctx, cid)
         targets = ([f"arrears:{cid}:{data.bill_id}"] if data.bill_id
                    else await _open_arrears(ctx, cid))  # fmt: skip
         signal = PaymentSignal(data.amount, data.settled, data.remaining, data.payment_id)
@@ -234,7 +245,8 @@ async def route(ctx: Context, etype: str, customer_id: str | None, data: _Data) 
         cid = str(customer_id)
         award = ctx.engine.accrue_points({"type": "feedback", "customer_id": cid})
         out["points"] = award.to_json()
-        counters = {"points_12m": award.points}
+        out["points_booked"] = _book(ctx, award, "")
+        counters: dict[str, int] = {}
         if data.topic == "outage":
             counters["outage_complaints_12m"] = 1
         out["assignment"] = await _bump(ctx, cid, **counters)

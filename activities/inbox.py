@@ -15,6 +15,7 @@ from temporalio import activity
 
 import rules
 from activities import policy_store
+from activities.feedback import FeedbackActivities
 from activities.processes import SEGMENT_PROCESSES
 from activities.routing import route
 from rules.durations import is_duration
@@ -59,6 +60,7 @@ def plan_facts(customer: Customer, row: Assignment) -> dict[str, Any]:
         "life_support": customer.life_support,
         "prepaid_meter": customer.prepaid_meter,
         "feeder_id": customer.feeder_id,
+        "backup_power_compliant": customer.backup_power_compliant,
     }
 
 
@@ -236,4 +238,5 @@ class InboxActivities:
             self.cancel_tasks,
             self.record_step,
             self.update_contacts,
+            *FeedbackActivities(self._sessions).all(),
         ]

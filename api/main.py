@@ -18,10 +18,13 @@ from api.routes import (
     audit,
     customers,
     events,
+    evidence,
     foresight,
     health,
     managers,
+    points,
     policies,
+    protections,
     segmentation,
     tasks,
     workflows,
@@ -104,8 +107,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         segmentation,
         audit,
         managers,
+        points,
     ):
         app.include_router(module.router)
+    app.include_router(protections.router)  # registrations, holds, moratoria
+    app.include_router(evidence.router)  # the evidence pack of disconnections
     web.install(app)  # the pages under /web (issue 6)
     return app
 

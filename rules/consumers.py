@@ -30,9 +30,6 @@ PENDING: frozenset[str] = frozenset(
         "early_bill_reminder",
         "onsite_collection",
         "arrears_tracking",
-        "authority_reporting",
-        "rectification_closed_loop",
-        "free_extended_services",
         "telephone_acceptance",
         "paid_services",
         "outage_archive",
@@ -137,7 +134,7 @@ CONSUMERS: dict[str, Consumer] = {
     "authority_reporting": Consumer(
         "workflows/hazard.py",
         "authority_reporting",
-        "unresolved serious hazards (and non-compliant backup power) reported to the authority",
+        "unresolved serious hazards are reported after the first failed re-inspection",
         via="hazard",
     ),
     "rectification_closed_loop": Consumer(

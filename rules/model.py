@@ -102,6 +102,11 @@ class PointsRules:
     channels: dict[str, float]
     prepayment_tiers: tuple[PrepaymentTier, ...]  # by min_amount descending
     event_points: dict[str, int]
+    # the ledger (services/points.py): who earns, when lots expire, what redeems for what
+    eligible_categories: tuple[str, ...] = ("residential",)
+    expire_after: str = "P24M"
+    bill_credit_points_per_yuan: int = 100
+    services: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False, repr=False)

@@ -309,3 +309,22 @@ class ScheduledInput:
     cycle: int = 0
     policy_version: str = ""
     first_delay_seconds: float = 0.0
+
+
+@dataclass
+class CustomerFeedback:
+    """What a process learnt about one customer: counters to add to (never below 0) and
+    segflow-owned fields to set (rules/ownership.py)."""
+
+    customer_id: str
+    deltas: dict[str, float] = field(default_factory=dict)
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FeedbackUpdate:
+    """Activity input of `apply_feedback`: applied once per workflow id + step."""
+
+    workflow_id: str
+    step: str
+    updates: list[CustomerFeedback] = field(default_factory=list)

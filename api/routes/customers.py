@@ -25,7 +25,7 @@ from api.schemas import (
     CustomerPage,
     CustomerSummary,
 )
-from services import access
+from services import abc_cuts, access
 from store import audit
 from store.credentials import Principal
 from store.models import Assignment, Customer
@@ -234,9 +234,9 @@ async def batch(
         engine = app.engine_for(bundle)
         rows = {cid: customer_store.store_record(db, rec)[0] for cid, rec in valid.items()}
         db.flush()
-        ranks = {} if bundle.abc.partition_by else customer_store.ranks_for(db, bundle, list(rows))
+        cuts = abc_cuts.current(db, bundle)
         for cid, row in rows.items():
-            result, before = customer_store.assign(db, engine, bundle, row, ranks.get(cid))
+            result, before = customer_store.assign(db, engine, bundle, row, cuts)
             assignments[cid] = AssignmentOut(**result.to_json())
             transitions.append(
                 processes.diff(cid, before and before["processes"], result.processes)

@@ -86,7 +86,7 @@ async def post_event(
     except LookupError as err:
         raise ApiError(409, "No active policy", "activate a policy version first") from err
     ctx = events.Context(db, app.temporal, app.settings.task_queue, app.engine_for(bundle),
-                         bundle, principal.name)  # fmt: skip
+                         bundle, principal.name, body.event_id)  # fmt: skip
     try:
         result = await events.route(ctx, body.type, body.customer_id, data)
     except workflow_starts.InputConflict as err:

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 
 from api.web import (
     pages_audit,
+    pages_evidence,
     pages_foresight,
     pages_kpi,
     pages_policy,
@@ -26,6 +27,7 @@ for _module in (
     pages_policy,
     pages_foresight,
     pages_audit,
+    pages_evidence,
     pages_kpi,
 ):
     router.include_router(_module.router)

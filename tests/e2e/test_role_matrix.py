@@ -47,6 +47,15 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/audit/export"): READ_ALL,
     ("POST", "/v1/managers/{name}/away"): {"supervisor"},
     ("DELETE", "/v1/managers/{name}/away"): {"supervisor"},
+    ("GET", "/v1/customers/{customer_id}/points"): {"crm", "agent"} | READ_ALL,
+    ("POST", "/v1/customers/{customer_id}/points/redemptions"): {"agent", "crm", "supervisor"},
+    ("POST", "/v1/points/expiry"): {"supervisor"},
+    ("POST", "/v1/customers/{customer_id}/registrations"): {"crm", "supervisor"},
+    ("POST", "/v1/registrations/{registration_id}/review"): {"supervisor"},
+    ("POST", "/v1/customers/{customer_id}/holds"): {"crm", "supervisor"},
+    ("POST", "/v1/holds/{hold_id}/resolve"): {"crm", "supervisor"},
+    ("POST", "/v1/moratoria"): {"supervisor"},
+    ("GET", "/v1/disconnections/{workflow_id}/evidence"): READ_ALL,
 }
 SAMPLE = {
     "customer_id": "NOPE",
@@ -56,6 +65,8 @@ SAMPLE = {
     "run_id": "missing",
     "kind": "closure",
     "name": "case_settled",
+    "registration_id": "REG-NOPE",
+    "hold_id": "H-NOPE",
 }
 
 
