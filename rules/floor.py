@@ -9,7 +9,6 @@ so types are known; anything still malformed is left to the schema's own issues.
 
 from __future__ import annotations
 
-from itertools import pairwise
 from typing import Any
 
 from rules.durations import is_duration, parse_duration
@@ -89,9 +88,12 @@ def _steps(check: _Check, steps: list[dict[str, Any]]) -> None:
         if name not in where:
             check.breaks(base, f"required step {name!r} is missing", "step_order", key=True)
     placed = [(where[n], n) for n in floor.sequence if n in where]
-    for (i, first), (j, second) in pairwise(placed):
-        if j < i:
-            check.breaks((*base, j, "step"), f"{second!r} comes before {first!r}", "step_order")
+    for k, (j, second) in enumerate(placed):
+        earlier = [first for i, first in placed[:k] if j < i]
+        if earlier:
+            check.breaks(
+                (*base, j, "step"), f"{second!r} comes before {earlier[0]!r}", "step_order"
+            )
     notice_at = where.get("disconnection_notice")
     if (
         floor.before_notice
