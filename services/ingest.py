@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
+import sqlalchemy as sa
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
@@ -24,6 +25,8 @@ from rules.abc import CutPoints
 from services import abc_cuts
 from store.models import Assignment, Customer
 
+CUSTOMERS = cast(sa.Table, Customer.__table__)
+ASSIGNMENTS = cast(sa.Table, Assignment.__table__)
 CHUNK = 500  # ids per IN list (SQLite's variable limit and PostgreSQL's plan cache)
 RECORD_COLUMNS = [c.name for c in Customer.__table__.columns if c.name in rules.RECORD_FIELDS]
 ASSIGNMENT_FIELDS = ("category", "abc_class", "tags", "points_tier", "actions", "processes",
@@ -96,7 +99,7 @@ def store_customers(session: Session, records: Iterable[dict[str, Any]]) -> tupl
     # Core INSERT with every key in every row: one multi-row statement per few hundred rows
     # (the ORM form would split rows by which values are None)
     if inserts:
-        session.execute(insert(Customer.__table__), inserts)
+        session.execute(insert(CUSTOMERS), inserts)
     if updates:
         session.execute(update(Customer), updates)
     return len(inserts), len(updates)
@@ -128,7 +131,7 @@ def ingest(
         prior = before["processes"] if before is not None else None
         out.changes.append(Change(res.customer_id, prior, dict(res.processes)))
     if inserts:
-        session.execute(insert(Assignment.__table__), inserts)
+        session.execute(insert(ASSIGNMENTS), inserts)
     if updates:
         session.execute(update(Assignment), updates)
     return out
