@@ -135,9 +135,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument("--quiet", action="store_true", help="no progress bars")
     imp.set_defaults(func=_import)
+    import cli_foresight
     from rules import cli as rules_cli
 
-    rules_cli.register(sub)
+    cli_foresight.register(rules_cli.register(sub))
     return parser
 
 
