@@ -21,6 +21,7 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.adapters import AdapterActivities
+from activities.callback_steps import CallbackActivities
 from activities.inbox import InboxActivities
 from activities.process_activities import ProcessActivities
 from activities.protections import ProtectionActivities
@@ -86,6 +87,7 @@ def build_workers(client: Client, settings: Settings, executor: ThreadPoolExecut
         )
     if settings.worker_queues in ("all", "processes"):
         activities = inbox.all() + AdapterActivities(sessions).all()
+        activities += CallbackActivities(sessions).all()
         activities += ProcessActivities(sessions, client).all()
         activities += ProtectionActivities(sessions).all()
         workers.append(

@@ -118,12 +118,31 @@ class LeaveSignal:
 
 @dataclass
 class CallbackInput:
-    """Call-back workflow input (carried across continue-as-new)."""
+    """Call-back workflow input (carried across continue-as-new).
+
+    `plan` is the customer's plan handed in by the starter (first cycle) or read by the
+    previous cycle at its end; without one the first cycle reads it. The first cycle waits a
+    stable share (hash of the customer id) of `first_cycle_spread`; a later cycle waits
+    `first_delay_seconds`, the period the previous cycle drew."""
 
     customer_id: str
     cycle: int = 0
     policy_version: str = ""
     first_delay_seconds: float = 0.0
+    plan: ProcessPlan | None = None
+
+
+@dataclass
+class CallbackFinish:
+    """Local activity input: a call or visit task was completed (or a cycle ends): close the
+    inbox row, write confirmed contacts back, and (`read_plan`) read the next cycle's plan."""
+
+    workflow_id: str
+    customer_id: str
+    task_id: str = ""
+    result: dict[str, Any] | None = None
+    actor: str | None = None
+    read_plan: bool = False
 
 
 @dataclass

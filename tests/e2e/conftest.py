@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -41,12 +42,18 @@ class Stack:
 
 @pytest.fixture
 async def stack(
-    settings: Settings, store_url: str, demo_tokens: dict[str, dict[str, str]], dev_server: str
+    settings: Settings,
+    store_url: str,
+    demo_tokens: dict[str, dict[str, str]],
+    dev_server: str,
+    unspread_policies: Path,
 ) -> AsyncIterator[Stack]:
-    """Migrated store with the shipped policy active, a worker, and the API app."""
+    """Migrated store with the shipped policy active (first call-backs at once), a worker,
+    and the API app."""
     cfg = settings.model_copy(
-        update={"temporal_address": dev_server, "task_queue": f"e2e-{id(settings)}"}
-    )
+        update={"temporal_address": dev_server, "task_queue": f"e2e-{id(settings)}",
+                "policies_dir": unspread_policies}
+    )  # fmt: skip
     sessions = db.session_factory(db.make_engine(store_url))
     with sessions.begin() as s:
         policy_store.activate_directory(s, cfg.policies_dir, "test")

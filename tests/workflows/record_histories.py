@@ -158,7 +158,14 @@ class Recorder:
         # unreachable, retry timer, contact updated, the period, then the leave signal
         self.customer(
             "CB1",
-            processes={"callback": {"period": "PT1H", "jitter": "PT0S", "retry_after": "PT1S"}},
+            processes={
+                "callback": {
+                    "period": "PT1H",
+                    "jitter": "PT0S",
+                    "retry_after": "PT1S",
+                    "first_cycle_spread": "PT0S",
+                }
+            },
         )
         h = await self.start("callback", CallbackInput("CB1"), "callback:CB1")
         first = await self.complete(h, "callback:CB1", "callback_call", outcome="unreachable")
@@ -170,7 +177,12 @@ class Recorder:
         await h.signal("leave", LeaveSignal("segment left"))
         await self.save("callback", h)
         # one whole cycle ending in continue-as-new
-        self.customer("CB2", processes={"callback": {"period": "PT2S", "jitter": "PT0S"}})
+        self.customer(
+            "CB2",
+            processes={
+                "callback": {"period": "PT2S", "jitter": "PT0S", "first_cycle_spread": "PT0S"}
+            },
+        )
         h = await self.start("callback", CallbackInput("CB2"), "callback:CB2")
         await self.complete(h, "callback:CB2", "callback_call", outcome="verified")
         await self.save("callback.continued", h)
