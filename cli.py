@@ -53,9 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     tok.add_argument("principal")
     tok.add_argument("roles", nargs="+")
     tok.set_defaults(func=_add_token)
+    import cli_foresight
     from rules import cli as rules_cli
 
-    rules_cli.register(sub)
+    cli_foresight.register(rules_cli.register(sub))
     return parser
 
 
