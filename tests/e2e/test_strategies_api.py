@@ -121,3 +121,19 @@ async def test_kpis_json_and_csv(stack: Stack) -> None:
     bad = await stack.call("GET", "/v1/kpis", "auditor", params={"period": "year"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["path"] == "query.period"
     assert (await stack.call("GET", "/v1/kpis", "agent")).status_code == 403
+
+
+async def test_new_installation_checks_old_arrears_and_fits_prepayment(stack: Stack) -> None:
+    await stack.call("PUT", "/v1/customers/NI1", "crm",
+                     json={"tariff": "residential", "arrears_amount": 120.5})  # fmt: skip
+    body = {"event_id": "ni-1", "type": "new_installation", "customer_id": "NI1",
+            "data": {"application_id": "APP1"}}  # fmt: skip
+    r = await stack.call("POST", "/v1/events", "crm", json=body)
+    assert r.status_code == 200, r.text
+    got = r.json()["new_installation"]
+    # class C (prepayment_recommended) with old arrears: blocked until cleared, prepayment meter
+    assert got == {"application_id": "APP1", "old_arrears": 120.5, "blocked": True,
+                   "prepayment_meter": True}  # fmt: skip
+    bad = await stack.call("POST", "/v1/events", "crm", json={**body, "event_id": "ni-2",
+                                                              "data": {}})  # fmt: skip
+    assert bad.status_code == 422 and bad.json()["errors"][0]["path"] == "data.application_id"
