@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from store.models import Customer
 from tests.workflows.conftest import DAY, Rig
+from workflows.payloads import CallbackInput, LeaveSignal
 from workflows.process_payloads import (
     ArrearsInput,
     CancelSignal,
@@ -137,3 +138,21 @@ async def test_arrears_risk_strategy_changes_the_ladder(rig: Rig) -> None:
     for h in (h1, h2):
         await h.signal("cancel", CancelSignal("test", "sup"))
         await h.result()
+
+
+async def test_unreachable_callback_counts_in_channel_data(rig: Rig) -> None:
+    rig.customer("UC1", processes={"callback": {}})
+    wid = "callback:UC1"
+    h = await rig.start("callback", CallbackInput("UC1"), wid)
+    task = await rig.task(wid, "callback_call")
+    await rig.complete(h, task, outcome="unreachable")
+    await rig.drive(lambda: _customer(rig, "UC1").unreachable_12m == 1)
+    second = await rig.drive(
+        lambda: next((t for t in rig.tasks(wid, "open") if t.task_id != task.task_id), None)
+    )
+    await rig.complete(h, second, outcome="contact_updated", contacts={"phone": "+86 139 1"})
+    # the correction reaches the record and goes to the CRM through its adapter
+    await rig.drive(lambda: any(m.action == "contact_update" for m in rig.outbox(wid)))
+    assert _customer(rig, "UC1").contacts["phone"] == "+86 139 1"
+    assert _customer(rig, "UC1").unreachable_12m == 1
+    await h.signal("leave", LeaveSignal())
