@@ -28,6 +28,7 @@ from activities.protections import ProtectionActivities
 from activities.segmentation import SegmentationActivities
 from config import Settings
 from rules import jurisdiction
+from services import schedules
 from store.db import make_engine, session_factory
 from workflows.arrears import ArrearsWorkflow
 from workflows.callback import CallbackWorkflow
@@ -126,8 +127,29 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         }
         log.info("worker polling %s on %s", queues[settings.worker_queues],
                  settings.temporal_address)  # fmt: skip
-        async with build_worker(client, settings, executor):
-            await (stop.wait() if stop else asyncio.Event().wait())
+        halt = stop or asyncio.Event()
+        async with build_worker(client, settings, executor), follow_policy(client, settings, halt):
+            await halt.wait()
+
+
+@contextlib.asynccontextmanager
+async def follow_policy(
+    client: Client, settings: Settings, stop: asyncio.Event
+) -> AsyncIterator[None]:
+    """Control workers keep the population-run schedule in line with the active policy."""
+    task = None
+    if settings.worker_queues in ("all", "control") and settings.policy_poll_seconds > 0:
+        sessions = session_factory(make_engine(settings.store_url))
+        every = settings.policy_poll_seconds
+        task = asyncio.create_task(
+            schedules.follow(client, sessions, settings.control_queue, every, stop)
+        )
+    try:
+        yield
+    finally:
+        if task is not None:
+            stop.set()
+            await task
 
 
 def main() -> None:
