@@ -15,10 +15,10 @@ from temporalio import activity
 
 import rules
 from activities import policy_store
-from activities.processes import SEGMENT_PROCESSES
 from rules.durations import is_duration
 from store import audit
 from store.models import Assignment, AuditEntry, Customer, PolicyVersion, Task
+from workflows.catalogue import BY_STRATEGY as SEGMENT_PROCESSES
 from workflows.payloads import (
     CancelTasks,
     ContactUpdate,

@@ -1,8 +1,8 @@
 """Activities of the whole-population segmentation run (workflows/segmentation.py).
 
 Each batch evaluates the SQL back end (window functions rank the whole population, so every
-batch sees the same ABC classes), writes only the assignments that changed, and applies the
-process transitions with bounded concurrency.
+batch sees the same ABC classes), writes only the assignments that changed and, in the same
+transaction, the process transitions they cause as outbox rows (the relay applies them).
 """
 
 from __future__ import annotations
@@ -14,12 +14,12 @@ import sqlalchemy as sa
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
-from temporalio.client import Client
 
 import rules
 import rules.sql
-from activities import policy_store, processes
+from activities import policy_store
 from activities.customers import assignment_json
+from services import outbox
 from store import audit
 from store.models import Assignment, Customer, PolicyVersion
 from workflows.payloads import (
@@ -53,9 +53,10 @@ def plan(session: Session, batch_size: int) -> SegmentationPlan:
 
 
 def segment_batch(
-    session: Session, bundle: rules.Bundle, lo: str, hi: str, actor: str
-) -> tuple[int, int, list[processes.Transitions]]:
-    """Evaluate and store one batch; returns (customers, changed, transitions)."""
+    session: Session, bundle: rules.Bundle, lo: str, hi: str, actor: str, source: str = ""
+) -> tuple[int, int, list[outbox.Changes]]:
+    """Evaluate and store one batch with the outbox rows of its process changes; returns
+    (customers, changed, process changes)."""
     sel = rules.sql.population_select(bundle, active_customers()).subquery("seg")
     rows = session.execute(select(sel).where(sel.c.customer_id.between(lo, hi)))
     results = list(rules.sql.assignments(bundle, rows))
@@ -65,20 +66,21 @@ def segment_batch(
     }
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
-    transitions: list[processes.Transitions] = []
+    transitions: list[outbox.Changes] = []
     for res in results:
         new = res.to_json()
         old = current.get(res.customer_id)
         if old is not None and assignment_json(old) == new:
             continue
         (updates if old is not None else inserts).append(new)
-        t = processes.diff(res.customer_id, old.processes if old else None, res.processes)
+        t = outbox.diff(res.customer_id, old.processes if old else None, res.processes)
         if t:
             transitions.append(t)
     if inserts:
         session.execute(insert(Assignment), inserts)
     if updates:
         session.execute(update(Assignment), updates)
+    outbox.add(session, outbox.segment_rows(transitions, source or f"segmentation:{lo}"))
     if inserts or updates:
         audit.append(
             session,
@@ -97,13 +99,10 @@ def segment_batch(
 
 
 class SegmentationActivities:
-    """The run's activities, bound to the store and a Temporal client."""
+    """The run's activities, bound to the store."""
 
-    def __init__(
-        self, sessions: sessionmaker[Session], client: Client, task_queue: str, concurrency: int
-    ) -> None:
-        self._sessions, self._client = sessions, client
-        self._queue, self._concurrency = task_queue, concurrency
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
 
     @activity.defn(name="segmentation_plan")
     def segmentation_plan(self, inp: SegmentationRunInput) -> SegmentationPlan:
@@ -113,19 +112,19 @@ class SegmentationActivities:
 
     @activity.defn(name="segmentation_batch")
     async def segmentation_batch(self, batch: SegmentationBatch) -> SegmentationBatchResult:
-        """Segment one batch, then start/stop the processes its changes ask for."""
+        """Segment one batch and queue the process starts/stops its changes ask for."""
 
-        def work() -> tuple[int, int, list[processes.Transitions]]:
+        def work() -> tuple[int, int, list[outbox.Changes]]:
             with self._sessions.begin() as s:
                 version = s.get(PolicyVersion, batch.policy_version)
                 if version is None:
                     raise LookupError(batch.policy_version)
+                source = f"segmentation:{activity.info().workflow_id}"
                 return segment_batch(
-                    s, policy_store.bundle_of(version), batch.lo, batch.hi, batch.actor
+                    s, policy_store.bundle_of(version), batch.lo, batch.hi, batch.actor, source
                 )
 
         customers, changed, transitions = await asyncio.to_thread(work)
-        await processes.apply(self._client, self._queue, transitions, self._concurrency)
         return SegmentationBatchResult(
             customers=customers,
             changed=changed,

@@ -38,23 +38,27 @@ def install(app: FastAPI) -> None:
         digest = hashlib.sha256(request.url.path.encode() + b"\0" + body).hexdigest()
         app_state = request.app.state.segflow
         sessions = app_state.sessions
-        async with app_state.store_turn():
+
+        def lookup() -> IdempotencyRecord | None:
             with sessions() as s:
-                seen = s.get(IdempotencyRecord, (key, owner))
-            if seen is not None:
-                if seen.digest != digest:
-                    return problem_response(
-                        request,
-                        ApiError(
-                            422, "Idempotency-Key reused", "the key was used with another request"
-                        ),
-                    )
-                return Response(
-                    seen.body,
-                    seen.status_code,
-                    media_type="application/json",
-                    headers={"Idempotent-Replayed": "true"},
+                found: IdempotencyRecord | None = s.get(IdempotencyRecord, (key, owner))
+                return found
+
+        seen = await run_in_threadpool(lookup)
+        if seen is not None:
+            if seen.digest != digest:
+                return problem_response(
+                    request,
+                    ApiError(
+                        422, "Idempotency-Key reused", "the key was used with another request"
+                    ),
                 )
+            return Response(
+                seen.body,
+                seen.status_code,
+                media_type="application/json",
+                headers={"Idempotent-Replayed": "true"},
+            )
         response = await call_next(request)
         if response.status_code >= 500 or response.status_code in (401, 403):
             return response
@@ -76,8 +80,6 @@ def install(app: FastAPI) -> None:
                 except IntegrityError:
                     s.rollback()  # a concurrent twin stored it first: the same answer
 
-        # In a thread, not in the store turn: the route's session (and its turn) is released
-        # only after this response is sent, so waiting for the turn here would never end.
         await run_in_threadpool(remember)
         headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
         return Response(
