@@ -80,7 +80,7 @@ def segment_batch(
         session.execute(insert(Assignment), inserts)
     if updates:
         session.execute(update(Assignment), updates)
-    outbox.add(session, outbox.segment_rows(transitions, source or f"segmentation:{lo}"))
+    outbox.queue_changes(session, transitions, source or f"segmentation:{lo}")
     if inserts or updates:
         audit.append(
             session,

@@ -69,7 +69,7 @@ def upsert(
         session, engines(bundle), bundle, record, actor, request_id
     )
     change = outbox.diff(record["customer_id"], before and before["processes"], result.processes)
-    queued = outbox.add(session, outbox.segment_rows([change], request_id))
+    queued = outbox.queue_changes(session, [change], request_id)
     session.commit()
     return Upserted(result.to_json(), queued)
 
@@ -132,7 +132,7 @@ def batch(
         result, before = customer_store.assign(session, engine, bundle, row, ranks.get(cid))
         assignments[cid] = result.to_json()
         changes.append(outbox.diff(cid, before and before["processes"], result.processes))
-    queued = outbox.add(session, outbox.segment_rows(changes, request_id))
+    queued = outbox.queue_changes(session, changes, request_id)
     audit.append(
         session,
         actor=actor,

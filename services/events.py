@@ -98,7 +98,7 @@ def accept(
     router = _Router(session, engines(bundle), bundle, event)
     router.route(data)
     response = {"event_id": event.event_id, "type": event.type, **router.out,
-                "transitions": outbox.add(session, router.rows)}  # fmt: skip
+                "transitions": router.queued + outbox.add(session, router.rows)}  # fmt: skip
     session.add(ProcessedEvent(event_id=event.event_id, type=event.type,
                                customer_id=event.customer_id or "", digest=event.digest,
                                response=response))  # fmt: skip
@@ -132,6 +132,7 @@ class _Router:
         self.session, self.engine, self.bundle, self.event = session, engine, bundle, event
         self.cid = str(event.customer_id)
         self.rows: list[dict[str, Any]] = []
+        self.queued: list[dict[str, Any]] = []  # segment changes, queued at once
         self.out: dict[str, Any] = {"routed_to": [], "started": []}
 
     def start(self, kind: str, inp: Any) -> None:
@@ -163,7 +164,7 @@ class _Router:
             setattr(row, name, (getattr(row, name) or 0) + delta)
         result, before = customer_store.assign(self.session, self.engine, self.bundle, row)
         change = outbox.diff(self.cid, before and before["processes"], result.processes)
-        self.rows += outbox.segment_rows([change], self.event.event_id)
+        self.queued += outbox.queue_changes(self.session, [change], self.event.event_id)
         self.out["assignment"] = result.to_json()
 
     def route(self, data: Data) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from store.models import Transition
@@ -39,11 +39,12 @@ class Changes:
 
 
 def diff(customer_id: str, before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> Changes:
-    """Processes to start (asked for now: starting a running one is a no-op) and to stop
-    (no longer asked for)."""
+    """Processes to start (asked for now, not before) and to stop (no longer asked for).
+    Unchanged ones need nothing: their start was queued when they first were asked for, and
+    the outbox loses nothing."""
     old = {p for p in (before or {}) if p in BY_STRATEGY}
     new = {p for p in after if p in BY_STRATEGY}
-    return Changes(customer_id, start=sorted(new), stop=sorted(old - new))
+    return Changes(customer_id, start=sorted(new - old), stop=sorted(old - new))
 
 
 def _row(
@@ -87,6 +88,53 @@ def segment_rows(changes: Iterable[Changes], source: str | None) -> list[dict[st
             leave = dataclasses.asdict(LeaveSignal())
             rows.append(_row("stop", proc.kind, wid, leave, cid, source, proc.stop_signal))
     return rows
+
+
+def queue_changes(
+    session: Session, changes: Iterable[Changes], source: str | None
+) -> list[dict[str, Any]]:
+    """Queue the rows of assignment changes, cancelling against rows still waiting: a start
+    after a stop (or a stop after a start) of the same workflow that no relay has claimed yet
+    leaves both out, so a customer who leaves and re-enters a segment between two relay
+    rounds keeps its running process. Returns the public form of the rows queued."""
+    rows = segment_rows(changes, source)
+    waiting = _waiting(session, {r["workflow_id"] for r in rows})
+    pairs: list[tuple[dict[str, Any], int | None]] = []
+    for row in rows:
+        prev = waiting.pop(row["workflow_id"], None)
+        opposite = prev is not None and {prev[1], row["op"]} == {"start", "stop"}
+        pairs.append((row, prev[0] if prev is not None and opposite else None))
+    cancel = [rid for _, rid in pairs if rid is not None]
+    cancelled: set[int] = set()
+    if cancel:
+        # only rows no relay has claimed yet (a claimed one is in flight: keep both)
+        cancelled = set(
+            session.execute(
+                update(Transition)
+                .where(Transition.id.in_(cancel), Transition.lease_owner.is_(None))
+                .where(Transition.status == PENDING)
+                .values(status="skipped", last_error="superseded by a later change",
+                        applied_at=datetime.now(UTC))
+                .returning(Transition.id)
+            ).scalars()
+        )  # fmt: skip
+    return add(session, [row for row, rid in pairs if rid is None or rid not in cancelled])
+
+
+def _waiting(session: Session, workflow_ids: set[str]) -> dict[str, tuple[int, str]]:
+    """The last unclaimed pending row (id, op) of each workflow id, if any."""
+    found: dict[str, tuple[int, str]] = {}
+    ids = sorted(workflow_ids)
+    for i in range(0, len(ids), 500):
+        rows = session.execute(
+            select(Transition.id, Transition.workflow_id, Transition.op)
+            .where(Transition.workflow_id.in_(ids[i : i + 500]))
+            .where(Transition.status == PENDING)
+            .order_by(Transition.id)
+        )
+        for rid, wid, op in rows:
+            found[wid] = (rid, op)  # the newest wins
+    return found
 
 
 def start_row(kind: str, inp: Any, source: str | None) -> dict[str, Any]:

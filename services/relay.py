@@ -27,7 +27,7 @@ from sqlalchemy import exists, or_, select, update
 from sqlalchemy.orm import Session, aliased, sessionmaker
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import SignalWorkflowExecutionRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.common import (
     SearchAttributeKey,
     SearchAttributePair,
@@ -66,15 +66,22 @@ class Claimed:
     payload: dict[str, Any]
     customer_id: str | None
     attempts: int
+    after_stop: bool = False  # the workflow's previous row was an applied stop (leave)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """What applying a row did: done, skipped (workflow not running), failed, or retry."""
+    """What applying a row did: done, skipped (workflow not running), failed, or retry
+    (after `delay` seconds, else the backoff)."""
 
     row: Claimed
     status: str
     error: str | None = None
+    delay: float | None = None
+
+
+class _Ending(Exception):
+    """The run that was told to leave has not ended yet."""
 
 
 class Conflict(Exception):
@@ -91,6 +98,19 @@ class RelayConfig:
     lease_seconds: float = 60.0
     backoff_base_seconds: float = 0.5
     backoff_max_seconds: float = 60.0
+
+
+def _after_stop(session: Session, row: Transition) -> bool:
+    """Whether a segment start follows an applied stop of the same workflow."""
+    if row.op != "start" or BY_KIND[row.kind].on_running != "use_existing":
+        return False
+    prev = session.execute(
+        select(Transition.op, Transition.status)
+        .where(Transition.workflow_id == row.workflow_id, Transition.id < row.id)
+        .order_by(Transition.id.desc())
+        .limit(1)
+    ).one_or_none()
+    return prev is not None and tuple(prev) == ("stop", "done")
 
 
 class _Bucket:
@@ -162,7 +182,7 @@ class Relay:
                 r.lease_owner, r.lease_until, r.attempts = self.owner, until, r.attempts + 1
             return [
                 Claimed(r.id, r.request_id, r.workflow_id, r.op, r.kind, r.signal,
-                        dict(r.payload), r.customer_id, r.attempts)
+                        dict(r.payload), r.customer_id, r.attempts, _after_stop(s, r))
                 for r in rows
             ]  # fmt: skip
 
@@ -175,7 +195,8 @@ class Relay:
                 values: dict[str, Any] = {"lease_owner": None, "lease_until": None,
                                           "last_error": o.error}  # fmt: skip
                 if o.status == "retry":
-                    values["next_attempt_at"] = now + timedelta(seconds=self._backoff(o.row))
+                    delay = self._backoff(o.row) if o.delay is None else o.delay
+                    values["next_attempt_at"] = now + timedelta(seconds=delay)
                 else:
                     values.update(status=o.status, applied_at=now)
                 result = s.execute(update(Transition).where(*mine).values(**values))
@@ -207,6 +228,9 @@ class Relay:
                 else:
                     await self._signal(row)
                 return Outcome(row, "done")
+            except _Ending:
+                wait = min(5.0, self._backoff(row))
+                return Outcome(row, "retry", "the run told to leave is still ending", wait)
             except Conflict as err:
                 return Outcome(row, "failed", str(err))
             except RPCError as err:
@@ -229,6 +253,17 @@ class Relay:
             key = SearchAttributeKey.for_keyword(SA_CUSTOMER)
             attrs.append(SearchAttributePair(key, row.customer_id))
         keep = proc.on_running == "use_existing"
+        if keep and row.after_stop:
+            # the running run was told to leave and ends soon: a start now would keep it
+            # (and it would end anyway), so wait for it to close, then start a new run
+            try:
+                desc = await self._client.get_workflow_handle(row.workflow_id).describe()
+            except RPCError as err:
+                if err.status != RPCStatusCode.NOT_FOUND:
+                    raise
+            else:
+                if desc.status == WorkflowExecutionStatus.RUNNING:
+                    raise _Ending
         try:
             await self._client.start_workflow(
                 proc.kind,

@@ -29,20 +29,9 @@ from workflows.process_payloads import ArrearsInput, PaymentSignal
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def sessions(request: pytest.FixtureRequest, store_url: str) -> Iterator[sessionmaker[Session]]:
-    """A migrated store of each kind (PostgreSQL: a fresh schema per test)."""
-    url = store_url
-    if request.param == "postgresql":
-        base = request.getfixturevalue("postgres_url")
-        engine = db.make_engine(base)
-        name = f"relay_{uuid.uuid4().hex[:8]}"
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
-            c.exec_driver_sql(f"CREATE DATABASE {name}")
-        engine.dispose()
-        url = base.rsplit("/", 1)[0] + f"/{name}"
-        db.upgrade(url)
-    engine = db.make_engine(url)
+@pytest.fixture
+def sessions(any_store: str) -> Iterator[sessionmaker[Session]]:
+    engine = db.make_engine(any_store)
     try:
         yield db.session_factory(engine)
     finally:
