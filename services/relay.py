@@ -101,16 +101,18 @@ class RelayConfig:
 
 
 def _after_stop(session: Session, row: Transition) -> bool:
-    """Whether a segment start follows an applied stop of the same workflow."""
+    """Whether the last row applied to a segment start's workflow was a stop (rows skipped
+    since, superseded or aimed at no run, changed nothing in Temporal)."""
     if row.op != "start" or BY_KIND[row.kind].on_running != "use_existing":
         return False
-    prev = session.execute(
-        select(Transition.op, Transition.status)
+    prev = session.scalar(
+        select(Transition.op)
         .where(Transition.workflow_id == row.workflow_id, Transition.id < row.id)
+        .where(Transition.status == "done")
         .order_by(Transition.id.desc())
         .limit(1)
-    ).one_or_none()
-    return prev is not None and tuple(prev) == ("stop", "done")
+    )
+    return prev == "stop"
 
 
 class _Bucket:
