@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean i18n
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ test: $(STAMP)
 	$(MAKE) --no-print-directory lint || status=1; \
 	$(BIN)/pytest -q -p no:cacheprovider || status=1; \
 	exit $$status
+
+# page strings -> gettext catalogues: new strings become empty entries to translate
+i18n: $(STAMP)
+	$(BIN)/python -m api.web.i18n_catalogue
 
 bench: $(STAMP)
 	$(BIN)/python bench/run_all.py

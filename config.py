@@ -7,6 +7,7 @@ else reads the environment. README's "Configuration" table lists every field bel
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,7 +34,19 @@ class Settings(BaseSettings):
     )
     temporal_address: str = Field(default="127.0.0.1:7233", description="Temporal frontend.")
     temporal_namespace: str = Field(default="default", description="Temporal namespace.")
-    task_queue: str = Field(default="segflow", description="Temporal task queue of the worker.")
+    task_queue: str = Field(
+        default="segflow", description="Temporal task queue of the customer processes."
+    )
+    control_task_queue: str = Field(
+        default="",
+        description="Task queue of control work (population runs, their batches); empty means "
+        "`<task_queue>-control`. It never waits behind customer processes.",
+    )
+    worker_queues: Literal["all", "control", "processes"] = Field(
+        default="all",
+        description="Which queues this worker process polls: both, or one of them when a "
+        "deployment runs control and customer-process workers apart.",
+    )
     temporal_ui_port: int = Field(default=8233, description="Dev server Web UI port.")
     api_host: str = Field(default="127.0.0.1", description="API bind address.")
     api_port: int = Field(default=8000, description="API port.")
@@ -68,11 +81,29 @@ class Settings(BaseSettings):
     store_statement_timeout_ms: int = Field(
         default=60000, ge=0, description="PostgreSQL statement_timeout of every store session."
     )
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest request body (413 beyond it)."
+    )
+    max_bulk_body_bytes: int = Field(
+        default=16_777_216,
+        ge=1024,
+        description="Largest body of a customer batch or a policy upload (413 beyond it).",
+    )
+    extra_jurisdictions_dir: Path | None = Field(
+        default=None,
+        description="Directory of extra jurisdiction packs (drills, fault tests); the shipped "
+        "packs in policies/jurisdictions/ keep their ids.",
+    )
 
     @property
     def store_url(self) -> str:
         """The effective store URL (SQLite under var/ unless database_url is set)."""
         return self.database_url or f"sqlite:///{self.var_dir / 'segflow.db'}"
+
+    @property
+    def control_queue(self) -> str:
+        """The effective control task queue."""
+        return self.control_task_queue or f"{self.task_queue}-control"
 
     @property
     def credentials_path(self) -> Path:

@@ -121,7 +121,7 @@ def prepare(settings: Settings) -> tuple[dict[str, dict[str, str]], bool]:
     """
     from activities import policy_store
     from activities.population import demo_processes, demo_records, store_records
-    from activities.segmentation import segment_batch
+    from activities.segmentation import segment_all
     from services import outbox
 
     settings.var_dir.mkdir(parents=True, exist_ok=True)
@@ -143,9 +143,9 @@ def prepare(settings: Settings) -> tuple[dict[str, dict[str, str]], bool]:
             # the demo's event-driven processes queue first, so inspectors and supervisors see
             # work at once; the relay in the worker applies the outbox in id order
             outbox.add(s, [outbox.start_row(k, inp, "demo") for k, inp in demo_processes(s)])
-            # the same SQL back end as a segmentation run, over every customer id (it queues
-            # the segment-driven processes)
-            segment_batch(s, bundle, "", "~", "segflow-dev")
+            # the same SQL back end and cut points as a population run, over everyone (it
+            # queues the segment-driven processes)
+            segment_all(s, bundle, "demo-load", "segflow-dev")
             loaded = True
     return demo, loaded
 

@@ -1,8 +1,12 @@
-"""The Temporal worker process: every workflow and activity of segflow on one task queue,
-and the outbox relay that applies queued process transitions to Temporal.
+"""The Temporal worker process: segflow's workflows and activities on two task queues.
 
-Run it as `python worker.py` (or `segflow worker`); scale out by running more of them on the
-same task queue (their relays share the outbox safely).
+The control queue carries population runs and their batches; the process queue carries the
+customer processes (call-backs, arrears, ...). One process polls both by default, each queue
+with its own slots, so a run never waits behind a backlog of customer processes; a deployment
+may run them apart (`SEGFLOW_WORKER_QUEUES=control|processes`). Each worker process also runs
+an outbox relay (services/relay.py) that applies queued process transitions to Temporal
+(`SEGFLOW_RELAY_IN_WORKER`). Run it as `python worker.py` (or `segflow worker`); scale out by
+running more of them on the same task queues (their relays share the outbox safely).
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -19,18 +24,23 @@ from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.adapters import AdapterActivities
+from activities.callback_steps import CallbackActivities
 from activities.inbox import InboxActivities
 from activities.process_activities import ProcessActivities
+from activities.protections import ProtectionActivities
 from activities.segmentation import SegmentationActivities
 from config import Settings
+from rules import jurisdiction
 from services.relay import Relay, RelayConfig
 from store.db import make_engine, session_factory
 from workflows import catalogue
 
 log = logging.getLogger("segflow.worker")
 
-# every workflow of the process catalogue (one place names them)
-WORKFLOWS: list[type[Any]] = catalogue.workflows()
+# the process catalogue names every workflow once, with the queue it runs on
+CONTROL_WORKFLOWS: list[type[Any]] = catalogue.workflows("control")
+PROCESS_WORKFLOWS: list[type[Any]] = catalogue.workflows("processes")
+WORKFLOWS: list[type[Any]] = CONTROL_WORKFLOWS + PROCESS_WORKFLOWS
 
 
 def workflow_runner() -> SandboxedWorkflowRunner:
@@ -62,38 +72,76 @@ def relay_config(settings: Settings) -> RelayConfig:
 
 
 def build_relay(client: Client, settings: Settings, sessions: sessionmaker[Session]) -> Relay:
-    """An outbox relay applying transitions to the settings' task queue."""
-    return Relay(sessions, client, settings.task_queue, relay_config(settings))
+    """An outbox relay; it starts each kind on its catalogue queue (control or processes)."""
+    queues = {"control": settings.control_queue, "processes": settings.task_queue}
+    return Relay(sessions, client, queues, relay_config(settings))
 
 
-def build_worker(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> Worker:
-    """A worker with every workflow and activity, sharing one store engine."""
+def build_workers(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> list[Worker]:
+    """The workers of the queues `settings.worker_queues` names, sharing one store engine."""
+    if settings.extra_jurisdictions_dir is not None:
+        jurisdiction.add_pack_dir(settings.extra_jurisdictions_dir)
     sessions = store_sessions(settings)
-    activities = InboxActivities(sessions).all()
-    activities += AdapterActivities(sessions).all() + ProcessActivities(sessions, client).all()
-    activities += SegmentationActivities(sessions).all()
-    return Worker(
-        client,
-        task_queue=settings.task_queue,
-        workflows=WORKFLOWS,
-        workflow_runner=workflow_runner(),
-        activities=activities,
-        activity_executor=executor,
-        max_concurrent_activities=16,
-    )
+    inbox = InboxActivities(sessions)
+    workers: list[Worker] = []
+    if settings.worker_queues in ("all", "control"):
+        control = SegmentationActivities(sessions).all()
+        workers.append(
+            Worker(
+                client,
+                task_queue=settings.control_queue,
+                workflows=CONTROL_WORKFLOWS,
+                workflow_runner=workflow_runner(),
+                activities=[*control, inbox.record_step],
+                activity_executor=executor,
+                max_concurrent_activities=4,
+            )
+        )
+    if settings.worker_queues in ("all", "processes"):
+        activities = inbox.all() + AdapterActivities(sessions).all()
+        activities += CallbackActivities(sessions).all()
+        activities += ProcessActivities(sessions, client).all()
+        activities += ProtectionActivities(sessions).all()
+        workers.append(
+            Worker(
+                client,
+                task_queue=settings.task_queue,
+                workflows=PROCESS_WORKFLOWS,
+                workflow_runner=workflow_runner(),
+                activities=activities,
+                activity_executor=executor,
+                max_concurrent_activities=16,
+            )
+        )
+    return workers
+
+
+@contextlib.asynccontextmanager
+async def build_worker(
+    client: Client, settings: Settings, executor: ThreadPoolExecutor
+) -> AsyncIterator[list[Worker]]:
+    """Run the workers of `build_workers` while the context is open."""
+    async with contextlib.AsyncExitStack() as stack:
+        workers = [await stack.enter_async_context(w) for w in build_workers(
+            client, settings, executor)]  # fmt: skip
+        yield workers
 
 
 async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Connect and poll until `stop` is set (or forever)."""
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
-    stop = stop or asyncio.Event()
-    with ThreadPoolExecutor(max_workers=16) as executor:
-        worker = build_worker(client, settings, executor)
-        log.info("worker polling %s on %s", settings.task_queue, settings.temporal_address)
-        async with worker:
+    with ThreadPoolExecutor(max_workers=20) as executor:
+        queues = {
+            "all": f"{settings.control_queue} and {settings.task_queue}",
+            "control": settings.control_queue,
+            "processes": settings.task_queue,
+        }
+        log.info("worker polling %s on %s", queues[settings.worker_queues],
+                 settings.temporal_address)  # fmt: skip
+        stop = stop or asyncio.Event()
+        async with build_worker(client, settings, executor):
             if settings.relay_in_worker:
-                relay = build_relay(client, settings, store_sessions(settings))
-                await relay.run(stop)
+                await build_relay(client, settings, store_sessions(settings)).run(stop)
             else:
                 await stop.wait()
 

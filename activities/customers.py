@@ -1,18 +1,20 @@
 """Customer upserts and single-customer segmentation against the stored population.
 
-ABC classes are rank-based: a single upsert ranks the customer with two SQL counts over the
-stored population (same order as the bulk back end: metric descending with absent metrics
-last, then customer_id ascending), then durable-rules evaluates the record.
+ABC classes compare the customer's rank key with the cut points of the last population run
+(services/abc_cuts.py: two indexed reads, never a count over the population), then
+durable-rules evaluates the record.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 import rules
+from rules import ownership
+from rules.abc import CutPoints
+from services import abc_cuts, points
 from store import audit
 from store.models import Assignment, Customer
 
@@ -28,6 +30,8 @@ def store_record(session: Session, record: dict[str, Any]) -> tuple[Customer, bo
     """Insert or update a validated record; returns the row and whether it was new."""
     row = session.get(Customer, record["customer_id"])
     created = row is None
+    # a CRM record never overwrites what segflow owns (rules/ownership.py)
+    record, _ = ownership.keep_owned(None if row is None else record_of(row), record)
     if row is None:
         row = Customer(customer_id=record["customer_id"])
         session.add(row)
@@ -37,59 +41,20 @@ def store_record(session: Session, record: dict[str, Any]) -> tuple[Customer, bo
     return row, created
 
 
-def rank_of(
-    session: Session, bundle: rules.Bundle, row: Customer, category: str
-) -> tuple[int, int]:
-    """(0-based rank, population size) of a customer within its ABC partition."""
-    metric_col = Customer.__table__.c[bundle.abc.metric]
-    value = getattr(row, bundle.abc.metric)
-    scope = [Customer.status == "active"]
-    if bundle.abc.partition_by:
-        # the partition is a derived segment (e.g. category): read it from assignments
-        part_col = Assignment.__table__.c[bundle.abc.partition_by]
-        scope.append(
-            or_(
-                Customer.customer_id.in_(
-                    select(Assignment.customer_id).where(part_col == category)
-                ),
-                Customer.customer_id == row.customer_id,
-            )
-        )
-    if value is None:
-        ahead = or_(
-            metric_col.is_not(None),
-            and_(metric_col.is_(None), Customer.customer_id < row.customer_id),
-        )
-    else:
-        ahead = or_(
-            metric_col > value, and_(metric_col == value, Customer.customer_id < row.customer_id)
-        )
-    n = session.scalar(select(func.count()).select_from(Customer).where(*scope)) or 0
-    rank = session.scalar(select(func.count()).select_from(Customer).where(*scope, ahead)) or 0
-    return rank, max(n, 1)
-
-
-def ranks_for(session: Session, bundle: rules.Bundle, ids: list[str]) -> dict[str, tuple[int, int]]:
-    """(rank, n) of many customers with one window query (unpartitioned ABC only)."""
-    metric = Customer.__table__.c[bundle.abc.metric]
-    ranked = (
-        select(
-            Customer.customer_id,
-            (
-                func.row_number().over(order_by=[metric.desc().nulls_last(), Customer.customer_id])
-                - 1
-            ).label("rank"),
-            func.count().over().label("n"),
-        )
-        .where(Customer.status == "active")
-        .subquery()
-    )
-    out: dict[str, tuple[int, int]] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        rows = session.execute(select(ranked).where(ranked.c.customer_id.in_(chunk)))
-        out.update({cid: (int(rank), int(n)) for cid, rank, n in rows})
-    return out
+def abc_class_of(
+    session: Session,
+    engine: rules.Engine,
+    bundle: rules.Bundle,
+    record: dict[str, Any],
+    cuts: CutPoints | None = None,
+) -> str:
+    """The record's ABC class against the cut points of the last population run."""
+    cuts = cuts if cuts is not None else abc_cuts.current(session, bundle)
+    category = ""
+    if bundle.abc.partition_by == "category":
+        # the partition is the derived category: one evaluation to learn it
+        category = engine.assign(record, bundle.abc.rest).category
+    return abc_cuts.classify_with(cuts, bundle, record, category)
 
 
 def assign(
@@ -97,17 +62,14 @@ def assign(
     engine: rules.Engine,
     bundle: rules.Bundle,
     row: Customer,
-    rank: tuple[int, int] | None = None,
+    cuts: CutPoints | None = None,
 ) -> tuple[rules.Assignment, dict[str, Any] | None]:
     """Evaluate one stored customer and store the assignment; returns it and the old one.
 
-    `rank` may come precomputed from `ranks_for` (batch upserts)."""
+    `cuts` may come loaded once for a whole batch."""
     session.flush()
     record = record_of(row)
-    if rank is None:
-        first = engine.assign(record, "C")
-        rank = rank_of(session, bundle, row, first.category)
-    result = engine.assign(record, rules.abc_class_for_rank(bundle, *rank))
+    result = engine.assign(record, abc_class_of(session, engine, bundle, record, cuts))
     old = session.get(Assignment, row.customer_id)
     before = None
     if old is None:
@@ -150,8 +112,13 @@ def upsert(
     """Store a validated record, segment it, and audit the change (caller commits)."""
     existing = session.get(Customer, record["customer_id"])
     before_record = record_of(existing) if existing is not None else None
+    # segflow-owned fields (points, hazards, theft cases, outages) keep segflow's value
+    record, ignored = ownership.keep_owned(before_record, record)
     row, created = store_record(session, record)
     result, before = assign(session, engine, bundle, row)
+    if created and row.points_12m:
+        # the CRM's figure is an opening balance of the ledger, never a reset
+        points.open_balance(session, bundle, row.customer_id, int(row.points_12m), actor)
     audit.append(
         session,
         actor=actor,
@@ -165,6 +132,7 @@ def upsert(
             "after": audit.digest(record),
             "segments_before": before,
             "segments_after": result.to_json(),
+            "segflow_owned_kept": ignored,
         },
     )
     return result, before

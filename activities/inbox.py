@@ -15,6 +15,8 @@ from temporalio import activity
 
 import rules
 from activities import policy_store
+from activities.feedback import FeedbackActivities
+from activities.routing import route
 from rules.durations import is_duration
 from store import audit
 from store.models import Assignment, AuditEntry, Customer, PolicyVersion, Task
@@ -58,6 +60,7 @@ def plan_facts(customer: Customer, row: Assignment) -> dict[str, Any]:
         "life_support": customer.life_support,
         "prepaid_meter": customer.prepaid_meter,
         "feeder_id": customer.feeder_id,
+        "backup_power_compliant": customer.backup_power_compliant,
     }
 
 
@@ -97,18 +100,26 @@ class InboxActivities:
         with self._sessions.begin() as s:
             if s.get(Task, spec.task_id) is not None:
                 return spec.task_id
+            bundle = (
+                policy_store.bundle_of_version(s, spec.policy_version)
+                if spec.policy_version
+                else policy_store.active_bundle(s)
+            )
+            # the customer's strategy decides who gets it and where it ranks
+            to = route(s, bundle.processes.get("routing", {}), spec.customer_id, spec.queue)
             s.add(
                 Task(
                     task_id=spec.task_id,
                     workflow_id=spec.workflow_id,
                     kind=spec.kind,
                     customer_id=spec.customer_id,
-                    assignee=spec.assignee,
+                    assignee=spec.assignee or to.assignee,
                     queue=spec.queue,
                     title=spec.title,
-                    context=spec.context,
+                    context={**spec.context, **to.context},
                     due_at=datetime.now(UTC) + timedelta(seconds=spec.due_in_seconds),
                     policy_version=spec.policy_version,
+                    priority=to.priority,
                 )
             )
             audit.append(
@@ -118,7 +129,13 @@ class InboxActivities:
                 target=f"task:{spec.task_id}",
                 customer_id=spec.customer_id,
                 policy_version=spec.policy_version,
-                detail={"workflow_id": spec.workflow_id, "kind": spec.kind, "queue": spec.queue},
+                detail={
+                    "workflow_id": spec.workflow_id,
+                    "kind": spec.kind,
+                    "queue": spec.queue,
+                    "assignee": spec.assignee or to.assignee,
+                    "priority": to.priority,
+                },
             )
         return spec.task_id
 
@@ -164,7 +181,9 @@ class InboxActivities:
     @activity.defn(name="record_step")
     def record_step(self, step: StepRecord) -> None:
         """One workflow step in the audit log, once per workflow + step + detail."""
-        key = audit.digest([step.workflow_id, step.step, step.detail])
+        # "step:" cannot appear in a client's X-Request-Id (plain ids only), so no request
+        # can pose as a recorded step and suppress it
+        key = "step:" + audit.digest([step.workflow_id, step.step, step.detail])
         with self._sessions.begin() as s:
             seen = s.scalar(
                 select(AuditEntry.seq).where(
@@ -219,4 +238,5 @@ class InboxActivities:
             self.cancel_tasks,
             self.record_step,
             self.update_contacts,
+            *FeedbackActivities(self._sessions).all(),
         ]

@@ -1,17 +1,24 @@
 """Activities of the whole-population segmentation run (workflows/segmentation.py).
 
-Each batch evaluates the SQL back end (window functions rank the whole population, so every
-batch sees the same ABC classes), writes only the assignments that changed and, in the same
-transaction, the process transitions they cause as outbox rows (the relay applies them).
+The plan step sorts the active population once: it stores the ABC cut points of the run
+(services/abc_cuts.py) and the run's keyset batches (`lo <= customer_id < hi`) as rows, so
+the workflow passes only batch numbers. A batch classifies its own customers against the
+run's cut points (a comparison per row, no window over the population), writes only the
+assignments that changed and marks its row done in the same transaction: its cost does not
+depend on the population's size, any worker may take it, and a duplicate or retried
+execution finds the row done and does nothing twice. The process starts and stops the
+changes cause are outbox rows of the same transaction (the relay applies them).
 """
 
 from __future__ import annotations
 
 import asyncio
+import socket
+from datetime import UTC, datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
@@ -19,9 +26,10 @@ import rules
 import rules.sql
 from activities import policy_store
 from activities.customers import assignment_json
-from services import outbox
+from services import abc_cuts, outbox
 from store import audit
 from store.models import Assignment, Customer, PolicyVersion
+from store.models import SegmentationBatch as BatchRow
 from workflows.payloads import (
     SegmentationBatch,
     SegmentationBatchResult,
@@ -29,41 +37,70 @@ from workflows.payloads import (
     SegmentationRunInput,
 )
 
-
-def active_customers() -> sa.Table:
-    """The active population, shaped like the customers table for the SQL back end."""
-    sub = select(Customer.__table__).where(Customer.status == "active").subquery("active")
-    return cast(sa.Table, sub)
+WORKER = f"{socket.gethostname()}:{id(object())}"
 
 
-def plan(session: Session, batch_size: int) -> SegmentationPlan:
-    """The active version, population size and customer-id bounds of each batch."""
+def batch_starts(session: Session, batch_size: int) -> list[str]:
+    """The first customer id of each keyset batch (one ordered pass over the id index)."""
+    rn = func.row_number().over(order_by=Customer.customer_id).label("rn")
+    ranked = select(Customer.customer_id, rn).where(Customer.status == "active").subquery("ids")
+    return list(
+        session.scalars(
+            select(ranked.c.customer_id)
+            .where((ranked.c.rn - 1) % batch_size == 0)
+            .order_by(ranked.c.customer_id)
+        )
+    )
+
+
+def plan(session: Session, run_id: str, batch_size: int) -> SegmentationPlan:
+    """Cut points and keyset batches of a run under the active version (stored, not sent)."""
     row = policy_store.active_row(session)
     if row is None:
         raise LookupError("no active policy version")
-    ids = session.scalars(
-        select(Customer.customer_id)
-        .where(Customer.status == "active")
-        .order_by(Customer.customer_id)
-    ).all()
-    bounds = [
-        [ids[i], ids[min(i + batch_size, len(ids)) - 1]] for i in range(0, len(ids), batch_size)
-    ]
-    return SegmentationPlan(row.version, len(ids), bounds)
+    bundle = policy_store.bundle_of(row)
+    points, population = abc_cuts.compute(session, bundle)
+    abc_cuts.save(session, run_id, bundle, points, population)
+    starts = batch_starts(session, batch_size)
+    session.execute(delete(BatchRow).where(BatchRow.run_id == run_id))
+    if starts:
+        session.execute(
+            insert(BatchRow),
+            [
+                {"run_id": run_id, "seq": i, "lo": lo,
+                 "hi": starts[i + 1] if i + 1 < len(starts) else None, "status": "pending",
+                 "customers": 0, "changed": 0, "started": 0, "stopped": 0}
+                for i, lo in enumerate(starts)
+            ],
+        )  # fmt: skip
+    return SegmentationPlan(row.version, population, batches=len(starts))
 
 
-def segment_batch(
-    session: Session, bundle: rules.Bundle, lo: str, hi: str, actor: str, source: str = ""
+def batch_customers(lo: str, hi: str | None) -> sa.Table:
+    """The active customers of one keyset range, shaped like the customers table."""
+    q = select(Customer.__table__).where(Customer.status == "active", Customer.customer_id >= lo)
+    if hi is not None:
+        q = q.where(Customer.customer_id < hi)
+    return cast(sa.Table, q.subquery("batch"))
+
+
+def segment_range(
+    session: Session,
+    bundle: rules.Bundle,
+    cuts: rules.abc.CutPoints,
+    lo: str,
+    hi: str | None,
+    actor: str,
+    source: str = "",
 ) -> tuple[int, int, list[outbox.Changes]]:
-    """Evaluate and store one batch with the outbox rows of its process changes; returns
-    (customers, changed, process changes)."""
-    sel = rules.sql.population_select(bundle, active_customers()).subquery("seg")
-    rows = session.execute(select(sel).where(sel.c.customer_id.between(lo, hi)))
-    results = list(rules.sql.assignments(bundle, rows))
-    current = {
-        a.customer_id: a
-        for a in session.scalars(select(Assignment).where(Assignment.customer_id.between(lo, hi)))
-    }
+    """Evaluate and store one keyset range with the outbox rows of its process changes;
+    returns (customers, changed, process changes)."""
+    sel = rules.sql.population_select(bundle, batch_customers(lo, hi), cuts)
+    results = list(rules.sql.assignments(bundle, session.execute(sel)))
+    in_range = Assignment.customer_id >= lo
+    if hi is not None:
+        in_range = sa.and_(in_range, Assignment.customer_id < hi)
+    current = {a.customer_id: a for a in session.scalars(select(Assignment).where(in_range))}
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     transitions: list[outbox.Changes] = []
@@ -88,14 +125,49 @@ def segment_batch(
             action="segmentation.batch",
             target="population",
             policy_version=bundle.version,
-            detail={
-                "lo": lo,
-                "hi": hi,
-                "customers": len(results),
-                "changed": len(inserts) + len(updates),
-            },
-        )
+            detail={"lo": lo, "hi": hi, "customers": len(results),
+                    "changed": len(inserts) + len(updates)},
+        )  # fmt: skip
     return len(results), len(inserts) + len(updates), transitions
+
+
+def segment_all(session: Session, bundle: rules.Bundle, run_id: str, actor: str) -> int:
+    """Cut points and assignments of the whole active population in one transaction (the
+    dev stack's demo load); returns the customers segmented."""
+    points, population = abc_cuts.compute(session, bundle)
+    abc_cuts.save(session, run_id, bundle, points, population)
+    cuts = abc_cuts.of_run(session, bundle, run_id)
+    customers, _, _ = segment_range(session, bundle, cuts, "", None, actor, run_id)
+    return customers
+
+
+def run_batch(session: Session, batch: SegmentationBatch) -> SegmentationBatchResult:
+    """Claim the batch row, segment its range, record the result with it (one transaction).
+
+    A batch already done (a retry, or a second execution) returns its stored result."""
+    claimed = session.execute(
+        update(BatchRow)
+        .where(BatchRow.run_id == batch.run_id, BatchRow.seq == batch.seq)
+        .where(BatchRow.status == "pending")
+        .values(status="done", worker=WORKER, done_at=datetime.now(UTC))
+    )
+    row = session.get(BatchRow, (batch.run_id, batch.seq))
+    if row is None:
+        raise LookupError(f"no batch {batch.seq} in run {batch.run_id}")
+    if not claimed.rowcount:  # type: ignore[attr-defined]
+        return SegmentationBatchResult(row.customers, row.changed, row.started, row.stopped)
+    version = session.get(PolicyVersion, batch.policy_version)
+    if version is None:
+        raise LookupError(batch.policy_version)
+    bundle = policy_store.bundle_of(version)
+    cuts = abc_cuts.of_run(session, bundle, batch.run_id)
+    customers, changed, transitions = segment_range(
+        session, bundle, cuts, row.lo, row.hi, batch.actor, f"segmentation:{batch.run_id}"
+    )
+    row.customers, row.changed = customers, changed
+    row.started = sum(len(t.start) for t in transitions)
+    row.stopped = sum(len(t.stop) for t in transitions)
+    return SegmentationBatchResult(customers, changed, row.started, row.stopped)
 
 
 class SegmentationActivities:
@@ -106,31 +178,19 @@ class SegmentationActivities:
 
     @activity.defn(name="segmentation_plan")
     def segmentation_plan(self, inp: SegmentationRunInput) -> SegmentationPlan:
-        """Population size and batch bounds under the active version."""
-        with self._sessions() as s:
-            return plan(s, inp.batch_size)
+        """Cut points and batches of the run under the active version."""
+        with self._sessions.begin() as s:
+            return plan(s, inp.run_id, inp.batch_size)
 
     @activity.defn(name="segmentation_batch")
     async def segmentation_batch(self, batch: SegmentationBatch) -> SegmentationBatchResult:
         """Segment one batch and queue the process starts/stops its changes ask for."""
 
-        def work() -> tuple[int, int, list[outbox.Changes]]:
+        def work() -> SegmentationBatchResult:
             with self._sessions.begin() as s:
-                version = s.get(PolicyVersion, batch.policy_version)
-                if version is None:
-                    raise LookupError(batch.policy_version)
-                source = f"segmentation:{activity.info().workflow_id}"
-                return segment_batch(
-                    s, policy_store.bundle_of(version), batch.lo, batch.hi, batch.actor, source
-                )
+                return run_batch(s, batch)
 
-        customers, changed, transitions = await asyncio.to_thread(work)
-        return SegmentationBatchResult(
-            customers=customers,
-            changed=changed,
-            started=sum(len(t.start) for t in transitions),
-            stopped=sum(len(t.stop) for t in transitions),
-        )
+        return await asyncio.to_thread(work)
 
     def all(self) -> list[Any]:
         """Every activity of this class, for the worker."""

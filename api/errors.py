@@ -9,7 +9,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from services.errors import DomainError
@@ -92,6 +92,17 @@ def install(app: FastAPI) -> None:
             {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in err.errors()
         ]
         return problem_response(request, ApiError(422, "Invalid request", errors=errors))
+
+    @app.exception_handler(DataError)
+    async def _store_refused(request: Request, err: DataError) -> JSONResponse:
+        # last line of defence: the request limits and models bound every value, but a value
+        # the store's column cannot hold is still the client's error, not a server error
+        log.warning("store refused a value: %s", err.orig)
+        return problem_response(
+            request,
+            ApiError(422, "Invalid request", "a value does not fit the store",
+                     errors=[{"path": "body", "message": "a value does not fit the store"}]),
+        )  # fmt: skip
 
     @app.exception_handler(OperationalError)
     async def _store_down(request: Request, err: OperationalError) -> JSONResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -10,23 +11,30 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from temporalio.client import Client
 
-from api import errors, idempotency, metrics, web
+from api import errors, idempotency, limits, metrics, web
 from api.deps import AppState
 from api.routes import (
     audit,
     customers,
     events,
+    evidence,
+    foresight,
     health,
+    managers,
+    points,
     policies,
+    protections,
     segmentation,
     tasks,
     workflows,
 )
 from config import Settings
+from rules import jurisdiction
 from store.credentials import CredentialStore
 from store.db import make_engine, session_factory
 
 log = logging.getLogger("segflow.api")
+PLAIN_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 DESCRIPTION = """
 segflow turns the utility's differentiated service strategies into durable work.
@@ -48,6 +56,8 @@ Errors are `application/problem+json` with a `request_id`.
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the app; the lifespan connects the store and Temporal once."""
     cfg = settings or Settings()
+    if cfg.extra_jurisdictions_dir is not None:
+        jurisdiction.add_pack_dir(cfg.extra_jurisdictions_dir)
     app_metrics = metrics.Metrics()
 
     @asynccontextmanager
@@ -79,19 +89,36 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     errors.install(app)
     metrics.install(app, app_metrics)
     idempotency.install(app)
+    # after the idempotency middleware, so it runs before it: no body is read past the cap
+    limits.install(app, cfg.max_body_bytes, cfg.max_bulk_body_bytes)
 
     @app.middleware("http")
     async def request_id(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
-        rid = request.headers.get("X-Request-Id") or uuid.uuid4().hex
-        request.state.request_id = rid[:64]
+        # a client's id is kept only when it is a plain id (it lands in logs and the audit log)
+        sent = request.headers.get("X-Request-Id", "")
+        request.state.request_id = sent if PLAIN_ID.fullmatch(sent) else uuid.uuid4().hex
         response = await call_next(request)
         response.headers["X-Request-Id"] = request.state.request_id
         return response
 
-    for module in (health, customers, events, tasks, workflows, policies, segmentation, audit):
+    for module in (
+        health,
+        customers,
+        events,
+        tasks,
+        workflows,
+        policies,
+        foresight,
+        segmentation,
+        audit,
+        managers,
+        points,
+    ):
         app.include_router(module.router)
+    app.include_router(protections.router)  # registrations, holds, moratoria
+    app.include_router(evidence.router)  # the evidence pack of disconnections
     web.install(app)  # the pages under /web (issue 6)
     return app
 

@@ -79,6 +79,11 @@ class TaskOut(BaseModel):
     completed_by: str | None
     completed_at: datetime | None
     policy_version: str | None
+    priority: int = Field(
+        default=0,
+        description="Inbox rank from the customer's strategy (priority routing, green channel, "
+        "fast lane); higher first within overdue / not overdue.",
+    )
     completion_schema: dict[str, Any] = Field(description="JSON Schema of the completion body.")
 
 

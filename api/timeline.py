@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC
 from typing import Any
 
@@ -34,6 +35,18 @@ def _payloads(client: Client, payloads: Any) -> list[Any]:
         return []
 
 
+def _local_activity(attrs: Any) -> str | None:
+    """The activity type of a local activity's marker (None for other markers)."""
+    if attrs.marker_name != "core_local_activity" or "data" not in attrs.details:
+        return None
+    try:
+        data = json.loads(attrs.details["data"].payloads[0].data)
+    except (ValueError, IndexError):
+        return None
+    name = data.get("activity_type") if isinstance(data, dict) else None
+    return str(name) if name else None
+
+
 def _describe(client: Client, event: HistoryEvent) -> HistoryEntry | None:
     kind = event.WhichOneof("attributes")
     if kind is None or kind in _SKIP:
@@ -49,6 +62,11 @@ def _describe(client: Client, event: HistoryEvent) -> HistoryEntry | None:
     elif kind == "activity_task_scheduled_event_attributes":
         name = f"step: {attrs.activity_type.name}"
         detail["input"] = _payloads(client, attrs.input)
+    elif kind == "marker_recorded_event_attributes":
+        step = _local_activity(attrs)
+        if step is None:
+            return None
+        name = f"step: {step}"
     elif kind == "activity_task_failed_event_attributes":
         detail["failure"] = attrs.failure.message
     elif kind == "timer_started_event_attributes":

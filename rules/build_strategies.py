@@ -245,10 +245,22 @@ def build_points(doc: Document, issues: list[PolicyIssue]) -> PointsRules:
         issues.append(doc.issue(("prepayment_tiers",), "min_amount values must be distinct"))
     tiers.sort(key=lambda t: -t.min_amount)
     events: dict[str, Any] = data["events"] if isinstance(data.get("events"), dict) else {}
+
+    def section(parent: dict[str, Any], key: str) -> dict[str, Any]:
+        value = parent.get(key)
+        return value if isinstance(value, dict) else {}
+
+    ledger = section(data, "ledger")
+    redeem = section(ledger, "redemptions")
+    credit, services = section(redeem, "bill_credit"), section(redeem, "services")
     return PointsRules(
         {str(k): float(v) for k, v in channels.items() if is_number(v)},
         tuple(tiers),
         {str(k): int(v) for k, v in events.items() if is_int(v)},
+        tuple(str(c) for c in ledger.get("eligible_categories") or ("residential",)),
+        str(ledger.get("expire_after", "P24M")),
+        int(credit.get("points_per_yuan", 100)) if is_int(credit.get("points_per_yuan")) else 100,
+        {str(k): dict(v) for k, v in services.items() if isinstance(v, dict)},
     )
 
 

@@ -1,5 +1,5 @@
-"""Command line for policy owners and batch users: ``policy validate``, ``policy impact``
-and ``segment`` (issue 3). The project's ``cli.py`` calls ``register(subparsers)`` and
+"""Command line for policy owners and batch users: ``policy validate``, ``policy impact``,
+``policy diff`` and ``segment``. The project's ``cli.py`` calls ``register(subparsers)`` and
 dispatches to ``args.func(args) -> int``.
 
 Exit codes: 0 = fine; 1 = policy issues or bad records (the good ones are still written);
@@ -16,6 +16,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, TextIO
 
+from rules.diff import diff_bundles
+from rules.diff import render as render_diff
 from rules.errors import PolicyError, RecordError
 from rules.inputs import read_records
 from rules.loader import load_bundle
@@ -26,8 +28,9 @@ from rules.vector import segment_population
 PROGRESS_MIN = 10_000  # show a progress bar on a terminal from this many records
 
 
-def register(subparsers: Any) -> None:
-    """Add ``policy validate``, ``policy impact`` and ``segment`` to an argparse parser."""
+def register(subparsers: Any) -> Any:
+    """Add ``policy validate``, ``policy impact``, ``policy diff`` and ``segment`` to an
+    argparse parser; returns the ``policy`` subcommands (others add theirs there)."""
     policy = subparsers.add_parser("policy", help="validate policies, preview a change")
     sub = policy.add_subparsers(dest="policy_command", required=True)
     validate = sub.add_parser("validate", help="check a policy directory")
@@ -39,12 +42,18 @@ def register(subparsers: Any) -> None:
     impact.add_argument("input", help="customer records (JSONL or CSV)")
     impact.add_argument("--json", action="store_true", help="machine-readable report")
     impact.set_defaults(func=cmd_impact)
+    changes = sub.add_parser("diff", help="what changed in meaning between two policy directories")
+    changes.add_argument("old", help="current policy directory")
+    changes.add_argument("new", help="proposed policy directory")
+    changes.add_argument("--json", action="store_true", help="machine-readable changes")
+    changes.set_defaults(func=cmd_diff)
     segment = subparsers.add_parser("segment", help="segment customer records")
     segment.add_argument("input", help="customer records (JSONL or CSV)")
     segment.add_argument("--policies", default="policies", help="policy directory")
     segment.add_argument("--out", help="output file (default: standard output)")
     segment.add_argument("--explain", action="store_true", help="add an explanation per line")
     segment.set_defaults(func=cmd_segment)
+    return sub
 
 
 def _load(directory: str) -> Bundle | None:
@@ -194,6 +203,21 @@ def cmd_impact(args: argparse.Namespace) -> int:
     else:
         _print_impact(report)
     return 1 if bad else 0
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """Exit 0 when nothing changed in meaning, 1 when something did (like diff(1))."""
+    old, new = _load(args.old), _load(args.new)
+    if old is None or new is None:
+        return 2
+    changes = diff_bundles(old, new)
+    if args.json:
+        out = {"from": old.version, "to": new.version, "changes": [c.to_json() for c in changes]}
+        print(json.dumps(out, ensure_ascii=False, indent=2, default=str))
+    else:
+        print(f"policy {old.version} -> {new.version}")
+        print(render_diff(changes))
+    return 1 if changes else 0
 
 
 def _print_impact(report: dict[str, Any]) -> None:

@@ -16,6 +16,7 @@ from typing import Any
 
 import jsonschema
 
+from rules.arrears_params import build_arrears
 from rules.build_segments import build_segments
 from rules.build_strategies import (
     build_links,
@@ -27,8 +28,9 @@ from rules.build_strategies import (
     selectors_for,
 )
 from rules.errors import PolicyError, PolicyIssue, did_you_mean
+from rules.floor import check_floor
 from rules.model import Bundle
-from rules.yamlpos import Document, load_document
+from rules.yamlpos import MAX_FILE_BYTES, Document, decode, load_document
 
 FILES = ("segments.yaml", "strategies.yaml", "processes.yaml", "calendars.yaml", "points.yaml")
 # The schemas live beside the shipped policies (editors find them through the header line).
@@ -48,24 +50,41 @@ def load_bundle(directory: str | Path) -> Bundle:
         raise PolicyError([PolicyIssue(str(base), 1, 1, "", "not a policy directory")])
     # *.yml too, so a misnamed file is reported instead of silently ignored
     paths = sorted([*base.glob("*.yaml"), *base.glob("*.yml")])
-    texts = {p.name: p.read_text(encoding="utf-8") for p in paths}
-    return _load(texts, lambda name: str(base / name))
+    files: dict[str, str | bytes] = {}
+    for p in paths:
+        with p.open("rb") as f:
+            # never read more than the cap (plus one byte to notice a file beyond it)
+            files[p.name] = f.read(MAX_FILE_BYTES + 1)
+    return _load(files, lambda name: str(base / name))
 
 
-def load_bundle_from_texts(files: Mapping[str, str]) -> Bundle:
-    """Load a bundle from ``{relative file name: YAML text}`` (e.g. an HTTP upload)."""
+def load_bundle_from_texts(files: Mapping[str, str | bytes]) -> Bundle:
+    """Load a bundle from ``{relative file name: YAML text or raw bytes}`` (e.g. an HTTP
+    upload); bytes must be UTF-8, and every file is within the size cap."""
     return _load(dict(files), lambda name: name)
 
 
-def _load(texts: dict[str, str], display: Any) -> Bundle:
+def _load(raw: dict[str, str | bytes], display: Any) -> Bundle:
     issues: list[PolicyIssue] = []
     docs: dict[str, Document] = {}
-    for name in sorted(texts):
+    texts: dict[str, str] = {}
+    for name, content in raw.items():
+        if isinstance(content, bytes):
+            decoded, decode_issues = decode(display(name), content)
+            issues.extend(decode_issues)
+            if decoded is not None:
+                texts[name] = decoded
+        else:
+            texts[name] = content
+    undecodable = set(raw) - set(texts)
+    for name in sorted(raw):
         if name not in FILES:
             hint = did_you_mean(name, FILES)
             issues.append(PolicyIssue(display(name), 1, 1, "", f"unknown policy file{hint}"))
     for name in FILES:
         shown = display(name)
+        if name in undecodable:
+            continue
         if name not in texts:
             issues.append(PolicyIssue(shown, 1, 1, "", "missing policy file"))
             continue
@@ -102,6 +121,9 @@ def _build(texts: dict[str, str], docs: dict[str, Document], issues: list[Policy
     processes = check_processes(docs["processes.yaml"], issues)
     links = build_links(strat_doc, params, set(processes), issues)
     calendars = check_calendars(docs["calendars.yaml"], issues)
+    # the regulatory floor of the named jurisdiction, then the typed arrears ladder
+    floor = check_floor(docs["processes.yaml"], docs["calendars.yaml"], issues)
+    arrears = build_arrears(docs["processes.yaml"], issues)
     points = build_points(docs["points.yaml"], issues)
     normalised = json.dumps(
         {name: docs[name].data for name in FILES},
@@ -128,6 +150,8 @@ def _build(texts: dict[str, str], docs: dict[str, Document], issues: list[Policy
         process_links=links,
         points=points,
         tier_names=tier_names,
+        floor=floor,
+        arrears=arrears,
     )
 
 

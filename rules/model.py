@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+from rules.arrears_params import ArrearsParams
 from rules.conditions import Cond, Derived, FieldSpec
+from rules.jurisdiction import Floor
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,11 @@ class PointsRules:
     channels: dict[str, float]
     prepayment_tiers: tuple[PrepaymentTier, ...]  # by min_amount descending
     event_points: dict[str, int]
+    # the ledger (services/points.py): who earns, when lots expire, what redeems for what
+    eligible_categories: tuple[str, ...] = ("residential",)
+    expire_after: str = "P24M"
+    bill_credit_points_per_yuan: int = 100
+    services: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -126,6 +133,8 @@ class Bundle:
     process_links: tuple[ProcessLink, ...]
     points: PointsRules
     tier_names: tuple[str, ...] = field(default=())
+    floor: Floor | None = None  # the regulatory floor of the bundle's jurisdiction
+    arrears: ArrearsParams | None = None  # the typed arrears ladder
 
     @property
     def tag_names(self) -> tuple[str, ...]:

@@ -59,11 +59,18 @@ CONTACT_FIELDS: Final[dict[str, str]] = {
     "sms_opt_in": "bool",
     "electrician": "str",
     "payer": "str",
+    "peak_shift_contact": "str",
     "account_manager": "str",
 }
 # Integers fit the store's INTEGER columns (32-bit on PostgreSQL) and stay exact in every
 # back end (float64 arrays, JSON numbers).
 MAX_INT: Final = 2**31 - 1
+# Strings fit their columns (name String(200), feeder_id String(64)); contacts and attributes
+# are JSON but bounded alike, so one record cannot carry megabytes.
+MAX_TEXT: Final[dict[str, int]] = {"name": 200, "feeder_id": 64}
+MAX_TEXT_DEFAULT: Final = 200
+MAX_ATTRIBUTES: Final = 100
+MAX_ATTRIBUTE_TEXT: Final = 1000
 _ID_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
@@ -83,6 +90,8 @@ def _check_scalar(path: str, kind: str, value: Any, issues: list[RecordIssue]) -
     if kind == "str":
         if not isinstance(value, str):
             issues.append(RecordIssue(path, f"expected a string, got {_type(value)}"))
+        else:
+            _check_text(path, value, MAX_TEXT.get(path, MAX_TEXT_DEFAULT), issues)
     elif kind in ("bool", "optional_bool"):
         if not isinstance(value, bool):
             issues.append(RecordIssue(path, f"expected true or false, got {_type(value)}"))
@@ -98,6 +107,19 @@ def _check_scalar(path: str, kind: str, value: Any, issues: list[RecordIssue]) -
             issues.append(RecordIssue(path, f"expected a number, got {_type(value)}"))
         elif value < 0:
             issues.append(RecordIssue(path, f"must be >= 0, got {value}"))
+
+
+def _check_text(path: str, value: str, limit: int, issues: list[RecordIssue]) -> None:
+    """Lengths the store holds; no NUL or lone surrogate (PostgreSQL refuses both)."""
+    if len(value) > limit:
+        issues.append(RecordIssue(path, f"at most {limit} characters, got {len(value)}"))
+    elif "\x00" in value:
+        issues.append(RecordIssue(path, "NUL characters are not allowed"))
+    elif not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            issues.append(RecordIssue(path, "lone surrogate characters are not allowed"))
 
 
 def _type(value: Any) -> str:
@@ -165,8 +187,15 @@ def _check_object(key: str, value: Any, issues: list[RecordIssue], out: dict[str
     if not isinstance(value, dict):
         issues.append(RecordIssue(key, f"expected an object, got {_type(value)}"))
         return
+    if len(value) > MAX_ATTRIBUTES:
+        issues.append(RecordIssue(key, f"at most {MAX_ATTRIBUTES} members, got {len(value)}"))
+        return
     for sub, sub_value in value.items():
         path = f"{key}.{sub}"
+        before = len(issues)
+        _check_text(key, sub, 64, issues)  # a member name, reported at its object
+        if len(issues) > before:
+            continue
         if key == "contacts":
             if sub not in CONTACT_FIELDS:
                 issues.append(
@@ -178,4 +207,8 @@ def _check_object(key: str, value: Any, issues: list[RecordIssue], out: dict[str
             isinstance(sub_value, (str, bool)) or is_number(sub_value)
         ):
             issues.append(RecordIssue(path, f"attributes must be scalars, got {_type(sub_value)}"))
+        elif isinstance(sub_value, str):
+            _check_text(path, sub_value, MAX_ATTRIBUTE_TEXT, issues)
+        elif is_int(sub_value) and abs(sub_value) > 2**53:
+            issues.append(RecordIssue(path, "integers are limited to +-2**53"))
     out[key] = {k: v for k, v in value.items() if v is not None}

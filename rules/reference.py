@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from rules.abc import abc_class_for_rank, rank_population
+from rules.abc import CutPoints, abc_class_for_rank, rank_population, reference_cut_points
 from rules.assignment import Assignment, resolve_strategy, resolve_with_sources
 from rules.conditions import Cond, eval_derived, evaluate, fields_of
 from rules.model import Bundle, Rule, Strategy
@@ -65,7 +65,7 @@ class Segmentation:
     tier_rule: str
 
 
-def category_of(bundle: Bundle, record: dict[str, Any]) -> tuple[str, str]:
+def category_of(bundle: Bundle, record: Mapping[str, Any]) -> tuple[str, str]:
     """(category, rule id): the CRM's category when sent, else the first matching rule."""
     if record.get("category") is not None:
         return record["category"], "record.category"
@@ -105,20 +105,38 @@ def assign(bundle: Bundle, record: dict[str, Any], abc_class: str) -> Assignment
     )
 
 
+def abc_partition_of(bundle: Bundle, rec: Mapping[str, Any], category: Any = None) -> Any:
+    """The ABC partition value of a record (None without partitions)."""
+    part = bundle.abc.partition_by
+    if part is None:
+        return None
+    if part == "category":
+        return category if category is not None else category_of(bundle, rec)[0]
+    return field_getter(bundle, rec)(part)
+
+
+def abc_metric_of(bundle: Bundle, rec: Mapping[str, Any]) -> Any:
+    """The ABC metric of a record as conditions see it (None = unknown)."""
+    return field_getter(bundle, rec)(bundle.abc.metric)
+
+
 def abc_classes(bundle: Bundle, records: list[dict[str, Any]]) -> dict[str, tuple[str, int, int]]:
     """Reference ABC over a validated population: customer_id -> (class, rank, n)."""
-    part = bundle.abc.partition_by
-    metric = bundle.abc.metric
-
-    def partition_of(rec: Any) -> Any:
-        if part is None:
-            return None
-        if part == "category":
-            return category_of(bundle, rec)[0]
-        return field_getter(bundle, rec)(part)
-
     return rank_population(
-        bundle, records, partition_of, lambda rec: field_getter(bundle, rec)(metric)
+        bundle,
+        records,
+        lambda rec: abc_partition_of(bundle, rec),
+        lambda rec: abc_metric_of(bundle, rec),
+    )
+
+
+def abc_cut_points(bundle: Bundle, records: list[dict[str, Any]]) -> CutPoints:
+    """Reference cut points of a validated population (plain sort)."""
+    return reference_cut_points(
+        bundle,
+        records,
+        lambda rec: abc_partition_of(bundle, rec),
+        lambda rec: abc_metric_of(bundle, rec),
     )
 
 

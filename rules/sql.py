@@ -10,80 +10,20 @@ reference evaluator. Ties order by customer_id in byte order (COLLATE "C" on Pos
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.visitors import InternalTraversal
 
+from rules.abc import CutPoints
 from rules.assignment import Assignment, resolve_strategy
 from rules.conditions import All, Cond, Leaf, Not, fields_of
 from rules.model import Bundle, Rule
+from rules.sql_types import ByteOrder, JsonValueIs
 
 Expr = ColumnElement[Any]
-
-
-class ByteOrder(ColumnElement[Any]):
-    """A column ordered by bytes: COLLATE "C" on PostgreSQL, as is elsewhere (SQLite binary)."""
-
-    inherit_cache = True
-    _traverse_internals = [("col", InternalTraversal.dp_clauseelement)]  # noqa: RUF012
-
-    def __init__(self, col: Expr) -> None:
-        self.col = col
-        self.type = col.type
-
-
-@compiles(ByteOrder)
-def _byte_order(element: ByteOrder, compiler: SQLCompiler, **kw: Any) -> str:
-    return compiler.process(element.col, **kw)
-
-
-@compiles(ByteOrder, "postgresql")
-def _byte_order_pg(element: ByteOrder, compiler: SQLCompiler, **kw: Any) -> str:
-    return f'{compiler.process(element.col, **kw)} COLLATE "C"'
-
-
-class JsonValueIs(ColumnElement[bool]):
-    """True when ``col -> key`` holds a JSON value of one kind (number, str or bool).
-
-    An attribute of the wrong type is unknown, never cast (CAST('abc' AS FLOAT) fails on
-    PostgreSQL, and SQLite would compare text with numbers).
-    """
-
-    inherit_cache = True
-    _traverse_internals = [  # noqa: RUF012
-        ("col", InternalTraversal.dp_clauseelement),
-        ("key", InternalTraversal.dp_string),
-        ("kind", InternalTraversal.dp_string),
-    ]
-    type = sa.Boolean()
-
-    def __init__(self, col: Expr, key: str, kind: str) -> None:
-        self.col, self.key, self.kind = col, key, kind
-
-
-_SQLITE_JSON_TYPES = {"number": "('integer', 'real')", "bool": "('true', 'false')",
-                      "str": "('text')"}  # fmt: skip
-_PG_JSON_TYPES = {"number": "'number'", "bool": "'boolean'", "str": "'string'"}
-
-
-@compiles(JsonValueIs)
-def _json_is_sqlite(element: JsonValueIs, compiler: SQLCompiler, **kw: Any) -> str:
-    path = compiler.process(sa.literal(f'$."{element.key}"'), **kw)
-    col = compiler.process(element.col, **kw)
-    return f"json_type({col}, {path}) IN {_SQLITE_JSON_TYPES[element.kind]}"
-
-
-@compiles(JsonValueIs, "postgresql")
-def _json_is_pg(element: JsonValueIs, compiler: SQLCompiler, **kw: Any) -> str:
-    func = "jsonb_typeof" if "JSONB" in type(element.col.type).__name__.upper() else "json_typeof"
-    key = compiler.process(sa.literal(element.key), **kw)
-    col = compiler.process(element.col, **kw)
-    return f"{func}({col} -> {key}) = {_PG_JSON_TYPES[element.kind]}"
 
 
 def _label(name: str) -> str:
@@ -181,12 +121,8 @@ def _after_abc(rule: Rule) -> bool:
     return "abc_class" in fields_of(rule.when)
 
 
-def population_select(bundle: Bundle, customers: sa.Table) -> sa.Select[Any]:
-    """customer_id, category, abc_class, tag_<id>... (booleans), points_tier for everyone.
-
-    Tags and tiers that do not read ``abc_class`` are computed before the ranking, so the
-    window sort carries a few small columns instead of every field the policy reads.
-    """
+def _part_and_pre(bundle: Bundle, customers: sa.Table) -> tuple[Any, Any, dict[str, None], bool]:
+    """The pre-ranking subquery (id, category, _metric, [_part], early tags/tier, late fields)."""
     base_c = _Compiler(bundle, customers.c)
     category = sa.case(
         (customers.c.category.is_not(None), customers.c.category),
@@ -221,24 +157,88 @@ def population_select(bundle: Bundle, customers: sa.Table) -> sa.Select[Any]:
     if not tier_late:
         pre_cols.append(pre_c.first_match(bundle.tiers, bundle.tier_default).label("points_tier"))
     pre_cols += [view[f] for f in late_fields]
-    pre = sa.select(*pre_cols).subquery("seg_pre")
+    return sa.select(*pre_cols).subquery("seg_pre"), base, late_fields, tier_late
 
-    part = [pre.c.category if part_by == "category" else pre.c._part] if part_by else None
-    order = [pre.c._metric.is_(None), pre.c._metric.desc(), ByteOrder(pre.c.customer_id).asc()]
-    rn = sa.func.row_number().over(partition_by=part, order_by=order)
-    ranked = sa.select(pre, rn.label("_rn")).subquery("seg_ranked")
-    if part is None:  # one partition: a plain count is cheaper than COUNT(*) OVER ()
-        n: Any = sa.select(sa.func.count()).select_from(customers).scalar_subquery()
-    else:
-        n = sa.func.count().over(partition_by=[ranked.c.category if part_by == "category"
-                                               else ranked.c._part])  # fmt: skip
-        ranked = sa.select(ranked, n.label("_n")).subquery("seg_counted")
-        n = ranked.c._n
+
+def part_by_category(bundle: Bundle) -> bool:
+    """Whether the ABC partition is the derived category column."""
+    return bundle.abc.partition_by == "category"
+
+
+def part_column(bundle: Bundle, sub: Any) -> Expr | None:
+    """The ABC partition column of a pre-ranking subquery (None without partitions)."""
+    part_by = bundle.abc.partition_by
+    if part_by is None:
+        return None
+    col: Expr = sub.c.category if part_by == "category" else sub.c._part
+    return col
+
+
+def cut_case(bundle: Bundle, cuts: CutPoints, sub: Any) -> Expr:
+    """ABC class by comparison with stored cut points: per class, the customers whose rank
+    key (metric desc, unknown last, id asc) does not pass that class's boundary."""
+    metric, cid = sub.c._metric, ByteOrder(sub.c.customer_id)
+    part = part_column(bundle, sub)
+    parts = sorted({p.partition for p in cuts.points})
     whens = []
-    for cls, frac in bundle.abc.cuts:
-        limit = (n * frac.numerator + (frac.denominator - 1)) // frac.denominator
-        whens.append((ranked.c._rn <= limit, cls))
-    abc = sa.case(*whens, else_=bundle.abc.rest)
+    for cls, _ in bundle.abc.cuts:
+        conds = []
+        for pkey in parts:
+            bound = cuts.boundaries(pkey).get(cls)
+            if bound is None:
+                continue
+            unknown, neg, bid = bound
+            if unknown:  # boundary among the unknown metrics: every known one, then by id
+                within = sa.or_(metric.is_not(None), cid <= bid)
+            else:
+                value = sa.literal(-neg, sa.Float)
+                within = sa.and_(
+                    metric.is_not(None),
+                    sa.or_(metric > value, sa.and_(metric == value, cid <= bid)),
+                )
+            if part is not None:
+                pval = json.loads(pkey)
+                within = sa.and_(part.is_(None) if pval is None else part == pval, within)
+            conds.append(within)
+        if conds:
+            whens.append((sa.or_(*conds), cls))
+    if not whens:
+        return sa.literal(bundle.abc.rest)
+    return sa.case(*whens, else_=bundle.abc.rest)
+
+
+def population_select(
+    bundle: Bundle, customers: sa.Table, cuts: CutPoints | None = None
+) -> sa.Select[Any]:
+    """customer_id, category, abc_class, tag_<id>... (booleans), points_tier for everyone.
+
+    Tags and tiers that do not read ``abc_class`` are computed before the ranking, so the
+    window sort carries a few small columns instead of every field the policy reads. With
+    ``cuts`` (a population run's cut points) the class is a comparison per row instead of a
+    window over the whole population, so a WHERE on the result selects only its own rows.
+    """
+    pre, _, late_fields, tier_late = _part_and_pre(bundle, customers)
+    if cuts is not None:
+        ranked = pre
+        abc: Expr = cut_case(bundle, cuts, pre)
+    else:
+        part_col = part_column(bundle, pre)
+        part = [part_col] if part_col is not None else None
+        order = [pre.c._metric.is_(None), pre.c._metric.desc(), ByteOrder(pre.c.customer_id).asc()]
+        rn = sa.func.row_number().over(partition_by=part, order_by=order)
+        ranked = sa.select(pre, rn.label("_rn")).subquery("seg_ranked")
+        if part is None:  # one partition: a plain count is cheaper than COUNT(*) OVER ()
+            n: Any = sa.select(sa.func.count()).select_from(customers).scalar_subquery()
+        else:
+            n = sa.func.count().over(partition_by=[ranked.c.category if part_by_category(bundle)
+                                                   else ranked.c._part])  # fmt: skip
+            ranked = sa.select(ranked, n.label("_n")).subquery("seg_counted")
+            n = ranked.c._n
+        whens = []
+        for cls, frac in bundle.abc.cuts:
+            limit = (n * frac.numerator + (frac.denominator - 1)) // frac.denominator
+            whens.append((ranked.c._rn <= limit, cls))
+        abc = sa.case(*whens, else_=bundle.abc.rest)
 
     top_view: dict[str, Any] = {f: ranked.c[_label(f)] for f in late_fields}
     top_view.update(category=ranked.c.category, abc_class=abc)
@@ -256,6 +256,27 @@ def population_select(bundle: Bundle, customers: sa.Table) -> sa.Select[Any]:
         *tag_cols,
         tier.label("points_tier"),
     )
+
+
+def cut_points_select(bundle: Bundle, customers: sa.Table) -> sa.Select[Any]:
+    """The boundary rows of a population: part, rn (1-based rank), n, metric, customer_id
+    for each rank ceil(fraction x n) of each partition (one sort of the population)."""
+    pre, _, _, _ = _part_and_pre(bundle, customers)
+    part_col = part_column(bundle, pre)
+    part = [part_col] if part_col is not None else None
+    order = [pre.c._metric.is_(None), pre.c._metric.desc(), ByteOrder(pre.c.customer_id).asc()]
+    ranked = sa.select(
+        (part_col if part_col is not None else sa.null()).label("part"),
+        pre.c._metric.label("metric"),
+        pre.c.customer_id,
+        sa.func.row_number().over(partition_by=part, order_by=order).label("rn"),
+        sa.func.count().over(partition_by=part).label("n"),
+    ).subquery("cut_ranked")
+    ks = [
+        (ranked.c.n * frac.numerator + (frac.denominator - 1)) // frac.denominator
+        for _, frac in bundle.abc.cuts
+    ]
+    return sa.select(ranked).where(sa.or_(*[ranked.c.rn == k for k in ks]))
 
 
 def _flag(cond: Expr) -> Expr:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from rules.abc import CutPoints
 from rules.assignment import Assignment, resolve_strategy
 from rules.conditions import All, Cond, Leaf, Not
 from rules.model import Bundle, Rule
@@ -178,10 +179,30 @@ def abc_vec(bundle: Bundle, cols: Columns) -> npt.NDArray[Any]:
     return out
 
 
+def abc_by_cuts(bundle: Bundle, cols: Columns, cuts: CutPoints) -> npt.NDArray[Any]:
+    """ABC classes against a population run's cut points (no ranking of these records)."""
+    metric, present = cols.get(bundle.abc.metric)
+    part_by = bundle.abc.partition_by
+    parts: list[Any] = [None] * cols.n
+    if part_by is not None:
+        pvals, ppresent = cols.get(part_by)
+        parts = [v if p else None for v, p in zip(pvals.tolist(), ppresent.tolist(), strict=True)]
+    values = [m if p else None for m, p in zip(metric.tolist(), present.tolist(), strict=True)]
+    ids = [r["customer_id"] for r in cols.records]
+    return np.array(
+        [cuts.classify(p, m, c) for p, m, c in zip(parts, values, ids, strict=True)], dtype=object
+    )
+
+
 def segment_population(
-    bundle: Bundle, records: Iterable[dict[str, Any]], *, validated: bool = False
+    bundle: Bundle,
+    records: Iterable[dict[str, Any]],
+    *,
+    validated: bool = False,
+    cuts: CutPoints | None = None,
 ) -> list[Assignment]:
-    """Assignments for a whole population (ABC ranks need everyone at once).
+    """Assignments for a whole population (ABC ranks need everyone at once), or for any
+    set of records classified against a run's ``cuts``.
 
     Records are validated against the contract unless the caller says they already are.
     """
@@ -193,7 +214,7 @@ def segment_population(
     derived_cat = _first_match(bundle.category_rules, bundle.category_default, cols)
     category = np.where(given != None, given, derived_cat)  # noqa: E711 (elementwise)
     cols.set("category", category)
-    abc = abc_vec(bundle, cols)
+    abc = abc_vec(bundle, cols) if cuts is None else abc_by_cuts(bundle, cols, cuts)
     cols.set("abc_class", abc)
     tag_masks = [evaluate_vec(t.when, cols) for t in bundle.tags]
     tier = _first_match(bundle.tiers, bundle.tier_default, cols)

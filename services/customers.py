@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 import rules
 from activities import customers as customer_store
 from activities import policy_store
-from services import outbox
+from services import abc_cuts, outbox
 from services.errors import Invalid, Issue, NotFound, TooLarge, no_active_policy
 from store import audit
 from store.models import Assignment, Customer
@@ -125,11 +125,11 @@ def batch(
     engine = engines(bundle)
     rows = {cid: customer_store.store_record(session, rec)[0] for cid, rec in valid.items()}
     session.flush()
-    ranks = {} if bundle.abc.partition_by else customer_store.ranks_for(session, bundle, list(rows))
+    cuts = abc_cuts.current(session, bundle)
     assignments: dict[str, dict[str, Any]] = {}
     changes: list[outbox.Changes] = []
     for cid, row in rows.items():
-        result, before = customer_store.assign(session, engine, bundle, row, ranks.get(cid))
+        result, before = customer_store.assign(session, engine, bundle, row, cuts)
         assignments[cid] = result.to_json()
         changes.append(outbox.diff(cid, before and before["processes"], result.processes))
     queued = outbox.queue_changes(session, changes, request_id)

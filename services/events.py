@@ -15,6 +15,7 @@ start whose business key is already queued or applied with another input is refu
 from __future__ import annotations
 
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from activities import customers as customer_store
-from services import outbox
+from services import outbox, points
 from services.customers import Engines, active_bundle
 from services.errors import Conflict, Invalid, Issue
 from services.event_data import (
@@ -95,7 +96,7 @@ def accept(
             issue = Issue("customer_id", "unknown customer", "unknown")
             raise Invalid("Invalid event", issues=[issue])
     bundle = active_bundle(session)
-    router = _Router(session, engines(bundle), bundle, event)
+    router = _Router(session, engines(bundle), bundle, event, actor)
     router.route(data)
     response = {"event_id": event.event_id, "type": event.type, **router.out,
                 "transitions": router.queued + outbox.add(session, router.rows)}  # fmt: skip
@@ -128,8 +129,11 @@ def _replay(seen: ProcessedEvent, event: Event) -> dict[str, Any]:
 class _Router:
     """Turns one event's data into record changes and outbox rows."""
 
-    def __init__(self, session: Session, engine: Any, bundle: Any, event: Event) -> None:
+    def __init__(
+        self, session: Session, engine: Any, bundle: Any, event: Event, actor: str
+    ) -> None:
         self.session, self.engine, self.bundle, self.event = session, engine, bundle, event
+        self.actor = actor
         self.cid = str(event.customer_id)
         self.rows: list[dict[str, Any]] = []
         self.queued: list[dict[str, Any]] = []  # segment changes, queued at once
@@ -156,6 +160,13 @@ class _Router:
                                            self.event.event_id))  # fmt: skip
         self.out["routed_to"].append(wid)
 
+    def book(self, award: Any, ref: str) -> bool:
+        """Book an award in the points ledger (eligible categories only); the key makes a
+        re-sent event harmless."""
+        ref = ref or self.event.event_id or uuid.uuid4().hex
+        key = f"{award.event_type}:{award.customer_id}:{ref}"
+        return points.earn(self.session, self.bundle, award, key, self.actor) is not None
+
     def bump(self, **deltas: int) -> None:
         """Add to counters of the stored record, re-segment it and queue the transitions."""
         row = self.session.get(Customer, self.cid)
@@ -176,7 +187,8 @@ class _Router:
                 {"type": "payment", "customer_id": cid, "amount": data.amount,
                  "channel": data.channel})  # fmt: skip
             self.out["points"] = award.to_json()
-            self.bump(points_12m=award.points)
+            self.out["points_booked"] = self.book(award, data.payment_id)
+            self.bump()
             targets = ([f"arrears:{cid}:{data.bill_id}"] if data.bill_id
                        else outbox.started_keys(self.session, cid, "arrears"))  # fmt: skip
             signal = PaymentSignal(data.amount, data.settled, data.remaining, data.payment_id)
@@ -200,7 +212,8 @@ class _Router:
         elif isinstance(data, Complaint):
             award = self.engine.accrue_points({"type": "feedback", "customer_id": cid})
             self.out["points"] = award.to_json()
-            counters = {"points_12m": award.points}
+            self.out["points_booked"] = self.book(award, "")
+            counters: dict[str, int] = {}
             if data.topic == "outage":
                 counters["outage_complaints_12m"] = 1
             self.bump(**counters)

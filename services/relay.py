@@ -19,6 +19,7 @@ import logging
 import random
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -143,11 +144,17 @@ class Relay:
         self,
         sessions: sessionmaker[Session],
         client: Client,
-        task_queue: str,
+        task_queues: str | Mapping[str, str],
         config: RelayConfig | None = None,
         owner: str | None = None,
     ) -> None:
-        self._sessions, self._client, self._queue = sessions, client, task_queue
+        self._sessions, self._client = sessions, client
+        # catalogue queue name (control, processes) -> the deployment's task queue
+        self._queues = (
+            {"control": task_queues, "processes": task_queues}
+            if isinstance(task_queues, str)
+            else dict(task_queues)
+        )
         self.config = config or RelayConfig()
         self.owner = owner or f"relay-{uuid.uuid4().hex[:12]}"
         self._postgres = sessions.kw["bind"].dialect.name == "postgresql"
@@ -271,7 +278,7 @@ class Relay:
                 proc.kind,
                 row.payload,  # the workflow decodes it into its input dataclass
                 id=row.workflow_id,
-                task_queue=proc.task_queue or self._queue,
+                task_queue=self._queues[proc.queue],
                 id_conflict_policy=(
                     WorkflowIDConflictPolicy.USE_EXISTING if keep else WorkflowIDConflictPolicy.FAIL
                 ),

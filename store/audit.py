@@ -33,7 +33,9 @@ def _entry_hash(prev_hash: str, fields: dict[str, Any]) -> str:
 
 
 def _fields(entry: AuditEntry) -> dict[str, Any]:
-    at = entry.at if entry.at.tzinfo else entry.at.replace(tzinfo=UTC)
+    # always hashed in UTC: a PostgreSQL session in another time zone reads the same instant
+    # back with another offset, which must not change the hash
+    at = entry.at.astimezone(UTC) if entry.at.tzinfo else entry.at.replace(tzinfo=UTC)
     return {
         "at": at.isoformat(),
         "actor": entry.actor,

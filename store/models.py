@@ -8,12 +8,14 @@ Temporal workflow that opened a task is its source of truth.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -69,6 +71,9 @@ class Customer(Base):
     prepaid_meter: Mapped[bool] = mapped_column(Boolean, default=False)
     backup_power_compliant: Mapped[bool | None] = mapped_column(Boolean)
     contacts: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # segflow-owned outcomes beyond the record contract (see rules/ownership.py)
+    satisfaction: Mapped[str | None] = mapped_column(String(16))
+    unreachable_12m: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     attributes: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     status: Mapped[str] = mapped_column(String(16), default="active")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
@@ -132,6 +137,56 @@ class Task(Base):
     completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     policy_version: Mapped[str | None] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # inbox order after overdue-first: set by routing from the customer's strategy
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+
+
+class StaffAway(Base):
+    """A person (account manager) away until a time: their customers' tasks go to the queue."""
+
+    __tablename__ = "staff_away"
+
+    principal: Mapped[str] = mapped_column(String(100), primary_key=True)
+    until: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    set_by: Mapped[str] = mapped_column(String(100))
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PointsAccount(Base):
+    """A customer's points balance (the sum of the ledger; the check keeps it >= 0)."""
+
+    __tablename__ = "points_accounts"
+    __table_args__ = (CheckConstraint("balance >= 0", name="ck_points_accounts_balance"),)
+
+    customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    balance: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PointsMovement(Base):
+    """One points movement (opening / earn / redeem / expire), unique by its key.
+
+    Opening and earn rows are lots: `remaining` is what is left of them, spent and expired
+    first-in-first-out."""
+
+    __tablename__ = "points_ledger"
+    __table_args__ = (
+        CheckConstraint("remaining >= 0", name="ck_points_ledger_remaining"),
+        Index("ix_points_ledger_customer", "customer_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    customer_id: Mapped[str] = mapped_column(String(64))
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    points: Mapped[int] = mapped_column(Integer)
+    remaining: Mapped[int] = mapped_column(Integer, default=0)
+    source: Mapped[str] = mapped_column(String(60))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    actor: Mapped[str] = mapped_column(String(100))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
 class OutboxMessage(Base):
@@ -211,6 +266,119 @@ class Case(Base):
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# ---- protections of the arrears ladder (registrations, holds, moratoria) -----------------
+
+
+class Registration(Base):
+    """A life-support / medical registration with its certificate's dates. Past `valid_to`
+    it still protects until a review ends or renews it (`review_outcome`)."""
+
+    __tablename__ = "registrations"
+
+    registration_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # life_support / medical
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active / ended
+    certificate_ref: Mapped[str] = mapped_column(String(200))
+    certified_by: Mapped[str] = mapped_column(String(200))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_to: Mapped[date | None] = mapped_column(Date)
+    review_outcome: Mapped[str | None] = mapped_column(String(32))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+
+class Hold(Base):
+    """Something that holds the arrears ladder: a dispute or complaint about the bill, a
+    pending hardship / aid application, an agreed payment plan."""
+
+    __tablename__ = "holds"
+
+    hold_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    customer_id: Mapped[str] = mapped_column(String(64), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    bill_id: Mapped[str | None] = mapped_column(String(64))  # None: every bill
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open / resolved
+    reference: Mapped[str] = mapped_column(String(200), default="")
+    opened_by: Mapped[str] = mapped_column(String(100))
+    opened_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    resolution: Mapped[str | None] = mapped_column(String(200))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Moratorium(Base):
+    """Days without disconnections declared at run time (extreme weather, emergencies)."""
+
+    __tablename__ = "moratoria"
+
+    moratorium_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    first_day: Mapped[date] = mapped_column(Date)
+    last_day: Mapped[date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active / lifted
+    declared_by: Mapped[str] = mapped_column(String(100))
+    declared_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AbcCutSet(Base):
+    """The ABC cut points one population run computed (under one policy version).
+
+    Upserts classify against the newest set whose `abc_digest` (the ABC settings: metric,
+    cuts, partition) matches the active policy's, so a policy change that keeps the ABC
+    settings keeps the cut points.
+    """
+
+    __tablename__ = "abc_cut_sets"
+    __table_args__ = (Index("ix_abc_cut_sets_current", "abc_digest", "computed_at"),)
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    policy_version: Mapped[str] = mapped_column(String(80))
+    abc_digest: Mapped[str] = mapped_column(String(64))
+    population: Mapped[int] = mapped_column(Integer)
+    computed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AbcCutPoint(Base):
+    """The last customer of one class (or better) in one partition: its rank key."""
+
+    __tablename__ = "abc_cut_points"
+
+    run_id: Mapped[str] = mapped_column(
+        ForeignKey("abc_cut_sets.run_id", ondelete="CASCADE"), primary_key=True
+    )
+    partition: Mapped[str] = mapped_column(String(200), primary_key=True)
+    abc_class: Mapped[str] = mapped_column(String(8), primary_key=True)
+    rank: Mapped[int] = mapped_column(Integer)
+    population: Mapped[int] = mapped_column(Integer)
+    metric: Mapped[float | None] = mapped_column(Float)
+    customer_id: Mapped[str] = mapped_column(String(64))
+
+
+class SegmentationBatch(Base):
+    """One keyset range of a population run: lo <= customer_id < hi (hi NULL: to the end).
+
+    Any worker may take a batch; its row is marked done in the transaction that writes its
+    assignments, so a retried or duplicated batch activity finds it done and does nothing.
+    """
+
+    __tablename__ = "segmentation_batches"
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lo: Mapped[str] = mapped_column(String(64))
+    hi: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="pending")  # pending / done
+    customers: Mapped[int] = mapped_column(Integer, default=0)
+    changed: Mapped[int] = mapped_column(Integer, default=0)
+    started: Mapped[int] = mapped_column(Integer, default=0)
+    stopped: Mapped[int] = mapped_column(Integer, default=0)
+    worker: Mapped[str | None] = mapped_column(String(100))
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Transition(Base):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -24,6 +25,21 @@ TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
 def settings(tmp_path: Path) -> Settings:
     """Settings for an isolated store and credentials under tmp_path."""
     return Settings(var_dir=tmp_path / "var", policies_dir=ROOT / "policies", demo_customers=0)
+
+
+@pytest.fixture(scope="session")
+def unspread_policies(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped policy with first call-backs not spread over the period, for tests that
+    push one customer and wait for its first call task at once."""
+    target = tmp_path_factory.mktemp("policies") / "policies"
+    shutil.copytree(ROOT / "policies", target)
+    processes = target / "processes.yaml"
+    text = processes.read_text()
+    assert "  first_cycle_spread: P3M\n" in text
+    processes.write_text(
+        text.replace("  first_cycle_spread: P3M\n", "  first_cycle_spread: PT0S\n")
+    )
+    return target
 
 
 @pytest.fixture

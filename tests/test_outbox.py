@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import rules
 from activities import policy_store
+from activities.segmentation import segment_all
 from config import Settings
 from services import customers, events
 from services.errors import Conflict
@@ -65,6 +66,8 @@ def test_upsert_queues_with_the_record_and_cancels_unclaimed_opposites(
     with sessions() as s:
         customers.batch(s, engines, [*RESIDENTS, {"customer_id": "TOP", "annual_revenue": 1e7}],
                         "crm", "batch")  # fmt: skip
+    with sessions.begin() as s:  # a population run: the ABC cut points upserts compare with
+        segment_all(s, policy_store.active_bundle(s), "run-1", "test")
     before = len(rows(sessions))
     first = put(sessions, B)
     assert first.assignment["abc_class"] == "B"

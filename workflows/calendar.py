@@ -170,3 +170,26 @@ def cutoff_permitted(
     if (at - renotice_delivered).total_seconds() < window.renotice_lead:
         return False
     return is_allowed(at, cal)
+
+
+def replan_cutoff(
+    delivered: datetime,
+    held_seconds: float,
+    now: datetime,
+    cal: CutoffCalendar,
+    window: NoticeWindow,
+) -> CutoffPlan:
+    """The cut-off after a notice delivered at `delivered`, with the time spent on hold since
+    re-anchored (the customer keeps the whole planned lead), never sooner than a re-notice
+    can still precede it. When the slot is too far from the delivery for the notice to stand
+    (stale), a fresh notice is due at `cutoff - planned lead`, or now when that has passed.
+    """
+    lead = timedelta(seconds=window.planned + held_seconds)
+    earliest = max(delivered + lead, now + timedelta(seconds=window.renotice_lead))
+    cutoff = next_slot(earliest, cal)
+    if cutoff is None:
+        return CutoffPlan(None)
+    if notice_valid(delivered, cutoff, window):
+        return CutoffPlan(cutoff)
+    fresh = max(now, cutoff - timedelta(seconds=window.planned))
+    return CutoffPlan(cutoff, fresh_notice_at=fresh)

@@ -1,200 +1,205 @@
 """Quarterly call-back (每季度电话回访): verify the contact record so outage notices arrive.
 
-Workflow id: `callback:{customer_id}`. One run is one cycle; it continues-as-new for the next,
-so history stays bounded however many years the customer stays in the segment.
+Workflow id: `callback:{customer_id}`, input CallbackInput, output ProcessResult. One run is
+one cycle: wait, call, continue-as-new; history stays bounded however many years the
+customer stays in the segment, and a plain cycle writes at most 20 history events.
 
-- Cycle: read the plan (activity; the customer's current strategy under the active policy).
-  If the strategy no longer asks for call-backs, end. Otherwise open a `callback_call` task for
-  the representative queue. Outcomes: `verified`; `contact_updated` (the new contacts are
-  written back to the customer record); `unreachable` (wait `retry_after`, call again, up to
-  `max_tries` calls, then an `onsite_visit` task for the account manager).
-- Timers: `first_delay` (jittered start offset), task escalation after `escalate_after`,
-  retry wait, the period until the next cycle (plus a deterministic jitter).
-- Signals: `leave` (customer left the segment: end at the next safe point, open tasks are
-  cancelled); `cancel` (CancelRequest: a supervisor ends it, reason recorded).
-- Updates: `complete_task` (from HumanTasks). Queries: `state`.
-- End states: completed "left" (signal or strategy no longer asks); continued-as-new.
+- First cycle: the plan comes with the input (or is read once); the cycle waits a stable
+  share of `first_cycle_spread` (hash of the customer id), so a population that enters the
+  segment on one day is called over the whole period, not all on day one.
+- Cycle: open a `callback_call` task for the representative queue (a local activity).
+  Outcomes: `verified`; `contact_updated` (the new contacts are written back to the customer
+  record); `unreachable` (wait `retry_after`, call again, up to `max_tries` calls, then an
+  `onsite_visit` task). The completion is ONE step (local activity `callback_finish`: close
+  the inbox row, write contacts back, read the next cycle's plan); the next run gets that
+  plan and its wait (period + jitter) as input. A plan that no longer asks for call-backs
+  ends the process.
+- Timers: the wait (spread share or period), task escalation after `escalation.after`,
+  the retry wait.
+- Signals: `leave` (LeaveSignal: the customer left the segment), `cancel` (a supervisor
+  ends it, reason recorded). Updates: `complete_task`. Queries: `state` (ProcessState).
+- Search attributes: CustomerId / ProcessKind / PolicyVersion set once, carried across
+  continue-as-new; Stage `scheduled` at the start of a run, `calling:N` when a task opens.
+- End states: `left` (signal or strategy no longer asks), `cancelled`; continued-as-new.
 """
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 from datetime import timedelta
 from typing import Any
 
 from temporalio import workflow
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 with workflow.unsafe.imports_passed_through():
     from workflows.payloads import (
-        SA_CUSTOMER,
-        SA_KIND,
-        SA_POLICY,
-        SA_STAGE,
+        CallbackFinish,
         CallbackInput,
-        CallbackState,
-        CancelRequest,
-        ContactUpdate,
         LeaveSignal,
         PlanRequest,
         ProcessPlan,
-        StepRecord,
+        TaskClose,
+        TaskCompletion,
         TaskSpec,
     )
-    from workflows.tasks import ACTIVITY_TIMEOUT, HumanTasks, task_id_for
+    from workflows.process_base import CUSTOMER, KIND, POLICY, STAGE, ProcessBase
+    from workflows.process_payloads import ProcessResult
+    from workflows.tasks import ACTIVITY_TIMEOUT
 
-STAGE = SearchAttributeKey.for_keyword(SA_STAGE)
-POLICY = SearchAttributeKey.for_keyword(SA_POLICY)
-CUSTOMER = SearchAttributeKey.for_keyword(SA_CUSTOMER)
-KIND = SearchAttributeKey.for_keyword(SA_KIND)
+LOCAL_TIMEOUT = timedelta(seconds=20)
+
+
+def stable_share(customer_id: str) -> float:
+    """A number in [0, 1) from the customer id: the same on every replay and every worker."""
+    digest = hashlib.sha256(customer_id.encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 @workflow.defn(name="callback")
-class CallbackWorkflow(HumanTasks):
+class CallbackWorkflow(ProcessBase):
     """One call-back cycle per run; see the module docstring."""
+
+    KIND = "callback"
 
     def __init__(self) -> None:
         super().__init__()
-        self._input: CallbackInput | None = None
         self._leave: LeaveSignal | None = None
         self._tries = 0
-        self._outcomes: list[str] = []
-        self._version = ""
 
     @workflow.signal(name="leave")
     def leave(self, signal: LeaveSignal) -> None:
         """The customer left the segment; finish at the next safe point."""
         self._leave = signal
 
-    @workflow.signal(name="cancel")
-    def cancel(self, req: CancelRequest) -> None:
-        """A supervisor cancels the process; ends like `leave`, with the reason recorded."""
-        self._leave = LeaveSignal(f"cancelled by {req.actor}: {req.reason}")
-
-    @workflow.query(name="state")
-    def state(self) -> CallbackState:
-        """Where the cycle stands."""
-        inp = self._input
-        return CallbackState(
-            customer_id=inp.customer_id if inp else "",
-            cycle=inp.cycle if inp else 0,
-            stage=self._stage,
-            policy_version=self._version,
-            tries=self._tries,
-            open_tasks=sorted(self._open),
-            outcomes=list(self._outcomes),
-        )
-
-    def _set_stage(self, stage: str) -> None:
-        self._stage = stage
-        workflow.upsert_search_attributes([STAGE.value_set(stage)])
-
-    async def _end(self, customer_id: str, reason: str) -> str:
-        self._set_stage("ended")
-        wid = workflow.info().workflow_id
-        await self.cancel_open_tasks(wid, reason)
-        await self.record(StepRecord(wid, customer_id, "ended", detail={"reason": reason}))
-        return f"ended: {reason}"
+    def _gone(self) -> bool:
+        return self._leave is not None or self._cancel is not None
 
     @workflow.run
-    async def run(self, inp: CallbackInput) -> str:
-        """Run one cycle, then continue as new for the next one."""
-        self._input = inp
-        wid = workflow.info().workflow_id
-        workflow.upsert_search_attributes(
-            [CUSTOMER.value_set(inp.customer_id), KIND.value_set("callback")]
-        )
-        if inp.first_delay_seconds > 0:
-            self._set_stage("scheduled")
-            await self._sleep_or_leave(inp.first_delay_seconds)
-        if self._leave:
-            return await self._end(inp.customer_id, self._leave.reason)
-
-        plan: ProcessPlan = await workflow.execute_activity(
-            "load_plan",
-            PlanRequest(inp.customer_id, "callback"),
-            result_type=ProcessPlan,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-        )
-        self._version = plan.policy_version
-        workflow.upsert_search_attributes([POLICY.value_set(plan.policy_version)])
-        if not plan.active:
-            return await self._end(inp.customer_id, plan.reason or "strategy has no call-back")
-        p = plan.params
-        await self.record(
-            StepRecord(
-                wid,
-                inp.customer_id,
-                "cycle_started",
-                policy_version=plan.policy_version,
-                detail={"cycle": inp.cycle},
+    async def run(self, inp: CallbackInput) -> ProcessResult:
+        """Wait, call (retries, visit), continue as new with the next plan."""
+        self._customer = inp.customer_id
+        self._facts["cycle"] = inp.cycle
+        plan = inp.plan
+        if plan is None:  # a starter that did not hand the plan in
+            plan = await workflow.execute_local_activity(
+                "load_plan",
+                PlanRequest(inp.customer_id, "callback"),
+                result_type=ProcessPlan,
+                start_to_close_timeout=LOCAL_TIMEOUT,
             )
-        )
+        self._version = plan.policy_version
+        self._stage = "scheduled"
+        if inp.cycle == 0:  # later runs inherit them through continue-as-new
+            workflow.upsert_search_attributes(self._attributes("scheduled"))
+        if not plan.active:
+            return await self._finish("left", reason=plan.reason or "strategy has no call-back")
+        p = plan.params
+        if inp.cycle == 0:
+            spread = float(p.get("first_cycle_spread_seconds", p["period_seconds"]))
+            wait = stable_share(inp.customer_id) * spread
+        else:
+            wait = inp.first_delay_seconds
+        await self._sleep(wait, self._gone)
+        if self._gone():
+            return await self._left()
 
+        after: ProcessPlan | None = None  # the next plan, read by the step ending the cycle
         reached = False
-        while self._tries < int(p["max_tries"]) and not self._leave:
+        while self._tries < int(p["max_tries"]) and not self._gone():
             self._tries += 1
-            self._set_stage(f"calling:{self._tries}")
-            outcome = await self._task(inp, plan, p["task"], f"call{self._tries}")
-            if outcome is None:
+            call = await self._call(inp, p, p["task"], f"call{self._tries}")
+            if call is None:
                 break
-            if outcome != "unreachable":
-                reached = True
+            if call[0].result["outcome"] != "unreachable":
+                after, reached = call[1], True
                 break
             if self._tries < int(p["max_tries"]):
-                self._set_stage("retry_wait")
-                await self._sleep_or_leave(float(p["retry_after_seconds"]))
-        if not reached and not self._leave:
-            self._set_stage("onsite_visit")
-            await self._task(inp, plan, p["after_max_tries"], "visit")
-        if self._leave:
-            return await self._end(inp.customer_id, self._leave.reason)
+                self._stage = "retry_wait"
+                await self._sleep(float(p["retry_after_seconds"]), self._gone)
+        if not reached and not self._gone():
+            visit = await self._call(inp, p, p["after_max_tries"], "visit")
+            after = visit[1] if visit else None
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        if self._gone() or after is None:
+            return await self._left()
+        if not after.active:
+            return await self._finish("left", reason=after.reason or "strategy has no call-back")
+        return self._next_cycle(inp, after)
 
-        self._set_stage("waiting_next_cycle")
+    def _attributes(self, stage: str) -> list[Any]:
+        return [
+            CUSTOMER.value_set(self._customer),
+            KIND.value_set(self.KIND),
+            POLICY.value_set(self._version),
+            STAGE.value_set(stage),
+        ]
+
+    def _next_cycle(self, inp: CallbackInput, plan: ProcessPlan) -> ProcessResult:
         # the strategy's `every` (callback_every) wins over the process default period
+        p = plan.params
         period = float(p.get("every_seconds") or p["period_seconds"])
         jitter = float(p.get("jitter_seconds", 0.0))
-        await self._sleep_or_leave(period + workflow.random().uniform(-jitter, jitter) / 2)
-        if self._leave:
-            return await self._end(inp.customer_id, self._leave.reason)
-        workflow.continue_as_new(CallbackInput(inp.customer_id, inp.cycle + 1, plan.policy_version))
+        wait = period + workflow.random().uniform(-jitter, jitter) / 2
+        self._version = plan.policy_version
+        attrs = TypedSearchAttributes(
+            [SearchAttributePair(u.key, u.value) for u in self._attributes("scheduled")]
+        )
+        workflow.continue_as_new(
+            CallbackInput(inp.customer_id, inp.cycle + 1, plan.policy_version, wait, plan),
+            search_attributes=attrs,
+        )
 
-    async def _task(
-        self, inp: CallbackInput, plan: ProcessPlan, task: dict[str, Any], step: str
-    ) -> str | None:
-        """One call or visit task (`task` is the policy's {kind|task, assignee_role, due})."""
-        wid = workflow.info().workflow_id
-        escalation = plan.params["escalation"]
-        spec = TaskSpec(
-            task_id=task_id_for(wid, f"c{inp.cycle}/{step}"),
-            workflow_id=wid,
-            kind=str(task.get("kind") or task["task"]),
-            customer_id=inp.customer_id,
-            queue=str(task["assignee_role"]),
-            due_in_seconds=float(task["due_seconds"]),
-            context={"cycle": inp.cycle, "try": self._tries},
-            policy_version=plan.policy_version,
+    async def _call(
+        self, inp: CallbackInput, p: dict[str, Any], task: dict[str, Any], step: str
+    ) -> tuple[TaskCompletion, ProcessPlan] | None:
+        """One call or visit task: open, wait (escalate once), finish in one step."""
+        spec = self._spec(f"c{inp.cycle}/{step}", task, {"cycle": inp.cycle, "try": self._tries})
+        # registered before the inbox row exists: a completion sent as soon as the row shows
+        # must not be refused as "not open"
+        self._open[spec.task_id] = spec
+        await workflow.execute_local_activity(
+            "open_task", spec, start_to_close_timeout=LOCAL_TIMEOUT
         )
-        done = await self.run_task(
-            spec,
-            escalate_after=float(escalation["after_seconds"]),
-            escalate_to=str(escalation["to_role"]),
-            interrupt=lambda: self._leave is not None,
-        )
+        self._set_stage(f"calling:{self._tries}" if step != "visit" else "onsite_visit")
+        done = await self._wait(spec, p.get("escalation") or {})
         if done is None:
             return None
         outcome = str(done.result["outcome"])
-        self._outcomes.append(outcome)
-        if "contacts" in done.result:
-            await workflow.execute_activity(
-                "update_contacts",
-                ContactUpdate(inp.customer_id, done.result["contacts"], done.actor, wid),
-                start_to_close_timeout=ACTIVITY_TIMEOUT,
-            )
-        return outcome
+        self._facts.setdefault("outcomes", []).append(outcome)
+        last = outcome != "unreachable" or step == "visit"
+        plan: ProcessPlan = await workflow.execute_local_activity(
+            "callback_finish",
+            CallbackFinish(
+                self.wid, inp.customer_id, spec.task_id, done.result, done.actor, read_plan=last
+            ),
+            result_type=ProcessPlan,
+            start_to_close_timeout=LOCAL_TIMEOUT,
+        )
+        self._open.pop(spec.task_id, None)
+        return done, plan
 
-    async def _sleep_or_leave(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await workflow.wait_condition(
-                lambda: self._leave is not None, timeout=timedelta(seconds=max(seconds, 1.0))
-            )
+    async def _wait(self, spec: TaskSpec, escalation: dict[str, Any]) -> TaskCompletion | None:
+        """The task's completion; None when the customer leaves or a supervisor cancels."""
+
+        def done() -> bool:
+            return spec.task_id in self._done or self._gone()
+
+        if escalation:
+            try:
+                await workflow.wait_condition(
+                    done, timeout=timedelta(seconds=max(float(escalation["after_seconds"]), 1.0))
+                )
+            except TimeoutError:
+                await workflow.execute_local_activity(
+                    "close_task",
+                    TaskClose(spec.task_id, "escalated", queue=str(escalation["to_role"])),
+                    start_to_close_timeout=ACTIVITY_TIMEOUT,
+                )
+        await workflow.wait_condition(done)
+        return self._done.get(spec.task_id)
+
+    async def _left(self) -> ProcessResult:
+        if self._cancel is not None:
+            return await self._finish("cancelled")
+        return await self._finish("left", reason=self._leave.reason if self._leave else "")

@@ -25,8 +25,15 @@ from workflows.process_payloads import (
     ClosureInput,
     HazardInput,
     OutageInput,
+    ScheduledInput,
     ServiceRequestInput,
     VisitInput,
+)
+from workflows.scheduled import (
+    ElectricianTrainingWorkflow,
+    KeyAccountMeetingWorkflow,
+    RecordVerificationWorkflow,
+    SpecialInspectionWorkflow,
 )
 from workflows.segmentation import SegmentationRunWorkflow
 
@@ -52,7 +59,7 @@ class Process:
     # "use_existing": a running key is the same process (segment-driven, idempotent);
     # "compare": a running key must have been started with the same input, else a conflict
     on_running: Literal["use_existing", "compare"] = "compare"
-    task_queue: str | None = None  # None: the worker's default queue
+    queue: Literal["control", "processes"] = "processes"  # which of the worker's task queues
     search_attributes: tuple[str, ...] = (SA_CUSTOMER, SA_KIND)
 
     def workflow_id(self, inp: Any) -> str:
@@ -82,8 +89,20 @@ CATALOGUE: tuple[Process, ...] = (
     Process("outage", OutageWorkflow, OutageInput, "outage:{feeder_id}:{outage_id}", "event",
             "after the outage and its satisfaction call-backs", events=("planned_outage",),
             search_attributes=(SA_KIND,)),
+    *(
+        Process(name, cls, ScheduledInput, name + ":{customer_id}", "segment",
+                "leave signal or the strategy stops asking at a cycle boundary",
+                strategy_process=name, stop_signal="leave", on_running="use_existing")
+        for name, cls in (
+            ("key_account_meeting", KeyAccountMeetingWorkflow),
+            ("record_verification", RecordVerificationWorkflow),
+            ("special_inspection", SpecialInspectionWorkflow),
+            ("electrician_training", ElectricianTrainingWorkflow),
+        )
+    ),
     Process("segmentation_run", SegmentationRunWorkflow, SegmentationRunInput,
-            "segmentation:{run_id}", "api", "every batch done", search_attributes=()),
+            "segmentation:{run_id}", "api", "every batch done", search_attributes=(),
+            queue="control"),
 )  # fmt: skip
 
 BY_KIND: dict[str, Process] = {p.kind: p for p in CATALOGUE}
@@ -93,6 +112,6 @@ BY_STRATEGY: dict[str, Process] = {
 BY_EVENT: dict[str, Process] = {e: p for p in CATALOGUE for e in p.events}
 
 
-def workflows() -> list[type[Any]]:
-    """Every workflow class, for the worker."""
-    return [p.workflow for p in CATALOGUE]
+def workflows(queue: str | None = None) -> list[type[Any]]:
+    """The workflow classes of one queue (control, processes), or all, for the worker."""
+    return [p.workflow for p in CATALOGUE if queue in (None, p.queue)]

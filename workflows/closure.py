@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
         CaseRecord,
         CaseSettledSignal,
         ClosureInput,
+        CustomerFeedback,
         ProcessResult,
         Settlement,
     )
@@ -114,6 +115,10 @@ class ClosureWorkflow(ProcessBase):
             return False
         outcome = str(done.result["outcome"])
         await self._step("inspection", outcome=outcome, actor=done.actor)
+        if outcome in ("theft_found", "tampering"):
+            await self._feedback(
+                "theft", CustomerFeedback(self._customer, {"theft_records_24m": 1})
+            )
         if outcome == "no_issue":
             return True
         case = CaseRecord(

@@ -10,6 +10,12 @@ Workflow id: `hazard:{customer_id}:{inspection_id}`; input `HazardInput`, output
   `rounds_before_authority_report` on, open hazards of `report_severities` not yet reported
   are filed with the power authority and a supervisor `hazard_authority_report` task is
   opened (not awaited: the loop goes on).
+- Strategy parameters: `authority_reporting` (safety_high_risk) files after the first failed
+  re-inspection instead of `rounds_before_authority_report`; `closed_loop`
+  (rectification_closed_loop) escalates an overdue re-inspection task to
+  `reinspection_escalation.to_role`. An important customer with non-compliant backup power is
+  reported to the authority at the start. Open hazards found / fixed are written back to the
+  customer's `open_hazards` (feedback loop).
 - Signals: `rectification_reported` (RectificationSignal; ignored while a re-inspection is
   due), `cancel` (CancelSignal; the only other way out). Updates: `complete_task`. Queries: `state`.
 - Timers: the rectification deadline; task due times (informational).
@@ -25,7 +31,12 @@ from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
     from workflows.process_base import ProcessBase
-    from workflows.process_payloads import HazardInput, ProcessResult, RectificationSignal
+    from workflows.process_payloads import (
+        CustomerFeedback,
+        HazardInput,
+        ProcessResult,
+        RectificationSignal,
+    )
 
 
 @workflow.defn(name="hazard")
@@ -68,6 +79,18 @@ class HazardWorkflow(ProcessBase):
             }
         )
         await self._step("started", hazards=[h.__dict__ for h in inp.hazards])
+        cid = inp.customer_id
+        await self._feedback("found", CustomerFeedback(cid, {"open_hazards": len(open_hazards)}))
+        facts = p.get("customer", {})
+        backup = (
+            facts.get("category") == "important" and facts.get("backup_power_compliant") is False
+        )
+        # an important customer's non-compliant backup power goes to the authority at once
+        if backup and workflow.patched("backup-power-report"):
+            await self._external(
+                "backup_power", "power_authority", "backup_power_report", category="important"
+            )
+            await self._step("reported_to_authority", round=0, reason="backup_power")
         rank = {"general": 0, "serious": 1, "critical": 2}
         round_no = 0
         while open_hazards and self._cancel is None:
@@ -108,7 +131,13 @@ class HazardWorkflow(ProcessBase):
                     "round": round_no,
                 },
             )
-            done = await self._task(spec)
+            # closed loop (strategy rectification_closed_loop): an overdue re-inspection
+            # escalates to the supervisor
+            late = p.get("reinspection_escalation") or {}
+            escalate = None
+            if p.get("closed_loop") and late and workflow.patched("reinspection-escalation"):
+                escalate = (float(p["reinspection"]["due_seconds"]), str(late["to_role"]))
+            done = await self._task(spec, escalate=escalate)
             self._inspecting = False
             if done is None:
                 break
@@ -119,6 +148,10 @@ class HazardWorkflow(ProcessBase):
             ]
             for hazard_id in fixed:
                 del open_hazards[hazard_id]
+            await self._feedback(
+                f"r{round_no}/fixed", *([CustomerFeedback(cid, {"open_hazards": -len(fixed)})]
+                                        if fixed else [])
+            )  # fmt: skip
             self._facts["fixed"] = sorted({*self._facts["fixed"], *fixed})
             self._facts["open"] = sorted(open_hazards)
             await self._step(
@@ -128,7 +161,9 @@ class HazardWorkflow(ProcessBase):
                 open=sorted(open_hazards),
                 actor=done.actor,
             )
-            if open_hazards and round_no >= int(p["rounds_before_authority_report"]):
+            # strategy authority_reporting: report after the first failed re-inspection
+            rounds = 1 if p.get("authority_reporting") else int(p["rounds_before_authority_report"])
+            if open_hazards and round_no >= rounds:
                 await self._report(p, open_hazards, severity, round_no)
         if self._cancel is not None:
             return await self._finish("cancelled")

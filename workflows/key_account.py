@@ -11,9 +11,11 @@ continued-as-new.
 
 `service_request` (id `service_request:{customer_id}:{request_id}`, input
 `ServiceRequestInput`): a `service_request` task due within the SLA (`response_sla_hours`,
-the strategy's value for key accounts); at `warn_at` of the SLA a warning is recorded and
-sent to the CRM; at breach the task is escalated to `escalation.to_role` and the breach
-recorded; the answer records `met` or `breached` with the elapsed time.
+the strategy's value for key accounts, else the policy default); at `warn_at` of the SLA a
+warning is recorded and sent to the CRM; at breach the task is escalated to
+`escalation.to_role` and the breach recorded; the answer records `met` or `breached` with
+the elapsed time. When the customer's strategy sets `proactive_service`, a
+`service_follow_up` call task follows the answer and its outcome is recorded.
 Signals: `cancel`. Updates: `complete_task`. Queries: `state`. Timers: warning, breach.
 End states: `met`, `breached`, `cancelled`.
 """
@@ -23,9 +25,14 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.payloads import LeaveSignal, TaskClose
+    from workflows.payloads import LeaveSignal, ProcessPlan, TaskClose
     from workflows.process_base import ProcessBase
-    from workflows.process_payloads import ProcessResult, ServiceRequestInput, VisitInput
+    from workflows.process_payloads import (
+        ProcessParamsRequest,
+        ProcessResult,
+        ServiceRequestInput,
+        VisitInput,
+    )
     from workflows.tasks import ACTIVITY_TIMEOUT
 
 HOUR = 3600.0  # unit conversion of response_sla_hours
@@ -147,4 +154,22 @@ class ServiceRequestWorkflow(ProcessBase):
             outcome=done.result["outcome"],
             actor=done.actor,
         )
+        if p.get("customer", {}).get("actions", {}).get("proactive_service"):
+            await self._follow_up(inp)
         return await self._finish(verdict, elapsed_seconds=elapsed, answer=done.result["outcome"])
+
+    async def _follow_up(self, inp: ServiceRequestInput) -> None:
+        """Proactive service: a follow-up call after the answer (its result is recorded)."""
+        follow: ProcessPlan = await workflow.execute_activity(
+            "load_process_params",
+            ProcessParamsRequest("service_follow_up", self._version),
+            result_type=ProcessPlan,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+        )
+        if not follow.active:
+            return
+        self._set_stage("follow_up")
+        spec = self._spec("follow_up", follow.params["task"], {"request_id": inp.request_id})
+        done = await self._task(spec)
+        if done is not None:
+            await self._step("follow_up", outcome=done.result["outcome"], actor=done.actor)

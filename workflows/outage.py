@@ -8,8 +8,13 @@ No CustomerId search attribute (a feeder, not a customer); ProcessKind and Stage
   The sensitive customers with their outage counts and minutes are recorded at the start.
 - `outage_pre_negotiation` tasks for customers whose strategy asks for pre-negotiation,
   awaited until the first notice is due (then withdrawn).
+- Objections and reschedule requests from pre-negotiation open an `outage_plan_review` task
+  for the planner (process `outage_plan_review`), who confirms the outage or moves it (new
+  start and end); the notices then carry the confirmed times.
 - Notices: each customer's at `starts_at - lead` (at once, recorded `late`, when that has
   passed), over the customer's channels; confirmed deliveries per customer in `state`.
+- After the outage every customer on the feeder gets +1 outage and its minutes (feedback loop);
+  satisfaction call-back outcomes are written to the customer's `satisfaction`.
 - After `ends_at + satisfaction_callback.after`: `outage_satisfaction_callback` tasks for the
   customers whose strategy asks for them (sensitive ones), withdrawn at their due time.
 - Signals: `cancel` (CancelSignal: customers already notified get a cancellation notice).
@@ -30,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.payloads import ProcessPlan, TaskSpec
     from workflows.process_base import ProcessBase
     from workflows.process_payloads import (
+        CustomerFeedback,
         FeederCustomer,
         FeederCustomers,
         FeederRequest,
@@ -38,6 +44,9 @@ with workflow.unsafe.imports_passed_through():
         ProcessResult,
     )
     from workflows.tasks import ACTIVITY_TIMEOUT
+
+
+OBJECTIONS = ("objection", "reschedule_requested")
 
 
 @workflow.defn(name="outage")
@@ -104,6 +113,9 @@ class OutageWorkflow(ProcessBase):
             )
             self._facts["pre_negotiation"] = outcomes
             await self._step("pre_negotiation", outcomes=outcomes)
+            objections = {c: o for c, o in outcomes.items() if o in OBJECTIONS}
+            if objections and workflow.patched("outage-plan-review"):
+                starts, ends = await self._review(inp, objections, starts, ends)
 
         self._set_stage("notifying")
         order = {c.customer_id: i for i, c in enumerate(customers)}
@@ -116,8 +128,8 @@ class OutageWorkflow(ProcessBase):
                 c.channels,
                 "planned_outage",
                 customer_id=c.customer_id,
-                starts_at=inp.starts_at,
-                ends_at=inp.ends_at,
+                starts_at=self._facts.get("starts_at", inp.starts_at),
+                ends_at=self._facts.get("ends_at", inp.ends_at),
                 reason=inp.reason,
             )
             late = workflow.now() > notice_at(c)
@@ -144,6 +156,13 @@ class OutageWorkflow(ProcessBase):
                 )
             return await self._finish("cancelled", notified=len(notified))
 
+        minutes = (ends - starts).total_seconds() / 60
+        await self._feedback(
+            "outage_counted",
+            *(CustomerFeedback(c.customer_id,
+                               {"outage_count_12m": 1, "outage_minutes_12m": minutes})
+              for c in customers),
+        )  # fmt: skip
         callers = [c for c in customers if c.satisfaction_callback]
         if callers:
             self._set_stage("satisfaction_callbacks")
@@ -153,9 +172,62 @@ class OutageWorkflow(ProcessBase):
             )
             self._facts["satisfaction"] = outcomes
             await self._step("satisfaction_callbacks", outcomes=outcomes)
+            await self._feedback(
+                "satisfaction",
+                *(CustomerFeedback(cid, fields={"satisfaction": o}) for cid, o in outcomes.items()
+                  if o not in ("no_answer", "unreachable")),
+            )  # fmt: skip
         if self._cancel is not None:
             return await self._finish("cancelled", notified=len(notified))
         return await self._finish("completed", notified=len(notified))
+
+    async def _review(
+        self,
+        inp: OutageInput,
+        objections: dict[str, str],
+        starts: datetime,
+        ends: datetime,
+    ) -> tuple[datetime, datetime]:
+        """Objections and reschedule requests reach the planner, who confirms or moves the
+        outage; the notices that follow use the confirmed times."""
+        review: ProcessPlan = await workflow.execute_activity(
+            "load_process_params",
+            ProcessParamsRequest("outage_plan_review", self._version),
+            result_type=ProcessPlan,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+        )
+        if not review.active:
+            return starts, ends
+        block = review.params["task"]
+        self._set_stage("plan_review")
+        spec = self._spec(
+            "plan_review",
+            block,
+            {
+                "feeder_id": inp.feeder_id,
+                "outage_id": inp.outage_id,
+                "starts_at": starts.isoformat(),
+                "ends_at": ends.isoformat(),
+                "objections": objections,
+            },
+        )
+        spec.customer_id = next(iter(objections))
+        done = await self._task(spec, timeout=float(block["due_seconds"]))
+        if done is None or done.result["outcome"] != "moved":
+            await self._step("plan_confirmed", objections=objections,
+                             actor=done.actor if done else "timeout")  # fmt: skip
+            return starts, ends
+        new_starts = datetime.fromisoformat(done.result["starts_at"])
+        new_ends = datetime.fromisoformat(done.result["ends_at"])
+        self._facts.update({"starts_at": new_starts.isoformat(), "ends_at": new_ends.isoformat()})
+        await self._step(
+            "plan_moved",
+            starts_at=new_starts.isoformat(),
+            ends_at=new_ends.isoformat(),
+            objections=objections,
+            actor=done.actor,
+        )
+        return new_starts, new_ends
 
     async def _tasks(
         self,

@@ -118,12 +118,31 @@ class LeaveSignal:
 
 @dataclass
 class CallbackInput:
-    """Call-back workflow input (carried across continue-as-new)."""
+    """Call-back workflow input (carried across continue-as-new).
+
+    `plan` is the customer's plan handed in by the starter (first cycle) or read by the
+    previous cycle at its end; without one the first cycle reads it. The first cycle waits a
+    stable share (hash of the customer id) of `first_cycle_spread`; a later cycle waits
+    `first_delay_seconds`, the period the previous cycle drew."""
 
     customer_id: str
     cycle: int = 0
     policy_version: str = ""
     first_delay_seconds: float = 0.0
+    plan: ProcessPlan | None = None
+
+
+@dataclass
+class CallbackFinish:
+    """Local activity input: a call or visit task was completed (or a cycle ends): close the
+    inbox row, write confirmed contacts back, and (`read_plan`) read the next cycle's plan."""
+
+    workflow_id: str
+    customer_id: str
+    task_id: str = ""
+    result: dict[str, Any] | None = None
+    actor: str | None = None
+    read_plan: bool = False
 
 
 @dataclass
@@ -148,33 +167,26 @@ class CancelRequest:
 
 
 @dataclass
-class SegmentationRunInput:
-    """Start of a whole-population segmentation run."""
-
-    run_id: str
-    requested_by: str
-    batch_size: int = 5000
-    parallelism: int = 2
-
-
-@dataclass
 class SegmentationPlan:
-    """The run's policy version, population size and batch bounds (customer id ranges)."""
+    """The run's policy version, population size and number of keyset batches (the batch
+    bounds and cut points stay in the store; `bounds` is unused since keyset batches)."""
 
     policy_version: str
     total: int
     bounds: list[list[str]] = field(default_factory=list)
+    batches: int = 0
 
 
 @dataclass
 class SegmentationBatch:
-    """One batch: customers with lo <= customer_id <= hi."""
+    """One batch of a run: its number `seq` (its keyset range is stored with the run)."""
 
     run_id: str
     policy_version: str
-    lo: str
-    hi: str
+    lo: str = ""
+    hi: str = ""
     actor: str = "segmentation"
+    seq: int = -1
 
 
 @dataclass
@@ -202,3 +214,22 @@ class SegmentationProgress:
     processes_started: int = 0
     processes_stopped: int = 0
     seconds: float = 0.0
+    started_at: str = ""
+    customers_per_second: float = 0.0
+    eta_seconds: float | None = None
+    runs: int = 1  # workflow runs so far (the run continues-as-new before its history grows)
+
+
+@dataclass
+class SegmentationRunInput:
+    """Start of a whole-population segmentation run (and its continuation: the plan, the
+    next batch and the progress so far are carried across continue-as-new)."""
+
+    run_id: str
+    requested_by: str
+    batch_size: int = 5000
+    parallelism: int = 2
+    plan: SegmentationPlan | None = None
+    next_seq: int = 0
+    progress: SegmentationProgress | None = None
+    batches_per_run: int = 400

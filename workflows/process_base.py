@@ -31,8 +31,10 @@ with workflow.unsafe.imports_passed_through():
     )
     from workflows.process_payloads import (
         CancelSignal,
+        CustomerFeedback,
         ExternalRequest,
         ExternalResult,
+        FeedbackUpdate,
         NoticeRequest,
         NoticeResult,
         ProcessResult,
@@ -281,6 +283,17 @@ class ProcessBase(HumanTasks):
             start_to_close_timeout=ACTIVITY_TIMEOUT,
         )
         return result
+
+    async def _feedback(self, step: str, *updates: CustomerFeedback) -> None:
+        """Write what the process learnt back to the customers' records (feedback loop);
+        runs started before the loop existed replay without it."""
+        if not updates or not workflow.patched("feedback-loop"):
+            return
+        await workflow.execute_activity(
+            "apply_feedback",
+            FeedbackUpdate(self.wid, step, list(updates)),
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+        )
 
     # ---- the end -----------------------------------------------------------------------
 

@@ -297,3 +297,34 @@ class FeederCustomers:
     """Activity output: outage-sensitive customers first."""
 
     customers: list[FeederCustomer] = field(default_factory=list)
+
+
+@dataclass
+class ScheduledInput:
+    """Workflows `{process}:{customer_id}` of the scheduled-task processes (one cycle per
+    run, continue-as-new): key-account meeting, record verification, special inspection,
+    electrician training."""
+
+    customer_id: str
+    cycle: int = 0
+    policy_version: str = ""
+    first_delay_seconds: float = 0.0
+
+
+@dataclass
+class CustomerFeedback:
+    """What a process learnt about one customer: counters to add to (never below 0) and
+    segflow-owned fields to set (rules/ownership.py)."""
+
+    customer_id: str
+    deltas: dict[str, float] = field(default_factory=dict)
+    fields: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FeedbackUpdate:
+    """Activity input of `apply_feedback`: applied once per workflow id + step."""
+
+    workflow_id: str
+    step: str
+    updates: list[CustomerFeedback] = field(default_factory=list)

@@ -1,18 +1,21 @@
-"""Whole-population segmentation run, in batches that any worker may take.
+"""Whole-population segmentation run, in keyset batches that any worker may take.
 
-Workflow id: `segmentation:{run_id}`. Input SegmentationRunInput; output SegmentationProgress.
-- Steps: `segmentation_plan` (activity: active policy version, population size, batch bounds
-  by customer id) -> `segmentation_batch` per batch, `parallelism` at a time (each batch
-  evaluates its customers against the whole population's ABC ranks, writes assignments and
-  applies the process transitions with bounded concurrency) -> `record_step` summary.
-- Queries: `progress`. No signals, updates or timers.
+Workflow id: `segmentation:{run_id}`; task queue: the control queue (it never waits behind
+customer processes). Input SegmentationRunInput; output SegmentationProgress.
+- Steps: `segmentation_plan` (activity: ranks the population once, stores the ABC cut points
+  and the keyset batches with the run) -> `segmentation_batch` per batch number, at most
+  `parallelism` in flight (each classifies its own customers against the cut points, writes
+  the changed assignments and queues the process transitions) -> `record_step` summary.
+- Continue-as-new after `batches_per_run` batches, carrying the plan, the next batch and the
+  progress, so the history stays small for any population.
+- Queries: `progress` (batches and customers done, rate, ETA). No signals, updates, timers.
 - End states: completed with the totals; failed if a batch keeps failing (activity retries).
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 
@@ -38,48 +41,71 @@ class SegmentationRunWorkflow:
 
     @workflow.query(name="progress")
     def progress(self) -> SegmentationProgress:
-        """Batches and customers done so far."""
+        """Batches and customers done so far, rate and estimated time to go."""
         return self._progress
+
+    def _took(self, r: SegmentationBatchResult) -> None:
+        p = self._progress
+        p.done += r.customers
+        p.changed += r.changed
+        p.processes_started += r.started
+        p.processes_stopped += r.stopped
+        p.batches_done += 1
+        p.seconds = (workflow.now() - datetime.fromisoformat(p.started_at)).total_seconds()
+        p.customers_per_second = p.done / p.seconds if p.seconds > 0 else 0.0
+        rate = p.customers_per_second
+        p.eta_seconds = max(p.total - p.done, 0) / rate if rate > 0 else None
 
     @workflow.run
     async def run(self, inp: SegmentationRunInput) -> SegmentationProgress:
-        """Plan, run the batches, record the totals."""
+        """Plan (first run only), run this run's share of the batches, continue or finish."""
+        if inp.progress is not None:
+            self._progress = inp.progress
+            self._progress.runs += 1
         p = self._progress
         p.run_id = inp.run_id
-        plan: SegmentationPlan = await workflow.execute_activity(
-            "segmentation_plan",
-            inp,
-            result_type=SegmentationPlan,
-            start_to_close_timeout=timedelta(minutes=2),
-        )
-        p.policy_version, p.total, p.batches = plan.policy_version, plan.total, len(plan.bounds)
-        p.stage = "segmenting"
-        started = workflow.now()
-        batches = [
-            SegmentationBatch(inp.run_id, plan.policy_version, lo, hi, inp.requested_by)
-            for lo, hi in plan.bounds
-        ]
-        for i in range(0, len(batches), max(1, inp.parallelism)):
-            chunk = batches[i : i + max(1, inp.parallelism)]
-            results = await asyncio.gather(
-                *(
-                    workflow.execute_activity(
-                        "segmentation_batch",
-                        b,
-                        result_type=SegmentationBatchResult,
-                        start_to_close_timeout=BATCH_TIMEOUT,
-                    )
-                    for b in chunk
-                )
+        plan = inp.plan
+        if plan is None:
+            p.started_at = workflow.now().isoformat()
+            plan = await workflow.execute_activity(
+                "segmentation_plan",
+                inp,
+                result_type=SegmentationPlan,
+                start_to_close_timeout=timedelta(minutes=30),
             )
-            for r in results:
-                p.done += r.customers
-                p.changed += r.changed
-                p.processes_started += r.started
-                p.processes_stopped += r.stopped
-                p.batches_done += 1
-        p.seconds = (workflow.now() - started).total_seconds()
+            p.policy_version, p.total, p.batches = plan.policy_version, plan.total, plan.batches
+        p.stage = "segmenting"
+        last = min(plan.batches, inp.next_seq + max(1, inp.batches_per_run))
+        pending = list(range(inp.next_seq, last))
+        running: set[asyncio.Task[SegmentationBatchResult]] = set()
+        while pending or running:
+            while pending and len(running) < max(1, inp.parallelism):
+                batch = SegmentationBatch(
+                    inp.run_id, plan.policy_version, actor=inp.requested_by, seq=pending.pop(0)
+                )
+                running.add(
+                    asyncio.ensure_future(
+                        workflow.execute_activity(
+                            "segmentation_batch",
+                            batch,
+                            result_type=SegmentationBatchResult,
+                            start_to_close_timeout=BATCH_TIMEOUT,
+                        )
+                    )
+                )
+            done, left = await workflow.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            running = set(left)
+            for task in done:
+                self._took(task.result())
+        if last < plan.batches:
+            workflow.continue_as_new(
+                SegmentationRunInput(
+                    inp.run_id, inp.requested_by, inp.batch_size, inp.parallelism,
+                    plan=plan, next_seq=last, progress=p, batches_per_run=inp.batches_per_run,
+                )
+            )  # fmt: skip
         p.stage = "done"
+        p.eta_seconds = 0.0
         await workflow.execute_activity(
             "record_step",
             StepRecord(

@@ -19,6 +19,7 @@ _CONTACTS: dict[str, Any] = {
         "sms_opt_in": {"type": "boolean"},
         "electrician": {"type": "string", "maxLength": 100},
         "payer": {"type": "string", "maxLength": 100},
+        "peak_shift_contact": {"type": "string", "maxLength": 100},
         "account_manager": {"type": "string", "maxLength": 100},
     },
 }
@@ -181,6 +182,52 @@ TASK_KINDS.update(
         "outage_pre_negotiation": {
             "title": "Planned outage: negotiate with the customer beforehand",
             "schema": _outcome_schema(["agreed", "reschedule_requested", "objection"]),
+        },
+        "service_follow_up": {
+            "title": "Proactive service: follow up an answered request",
+            "schema": _outcome_schema(["satisfied", "needs_more", "unreachable"]),
+        },
+        "key_account_meeting": {
+            "title": "Key account: invite to the annual key-account meeting, record the answer",
+            "schema": _outcome_schema(
+                ["attended", "declined", "no_answer"],
+                needs={"type": "array", "items": {"type": "string", "maxLength": 200}},
+            ),
+        },
+        "record_verification": {
+            "title": "Key account: verify the 360-degree contact and supply record",
+            "schema": {
+                **_outcome_schema(
+                    ["verified", "corrected"], contacts=_CONTACTS, supply={"type": "object"}
+                ),
+                **_requires(["corrected"], "contacts"),
+            },
+        },
+        "special_inspection": {
+            "title": "Safety: special inspection of the customer's installation",
+            "schema": _outcome_schema(
+                ["no_hazard", "hazards_found", "no_access"],
+                hazards={"type": "integer", "minimum": 0},
+                backup_power_compliant={"type": "boolean"},
+            ),
+        },
+        "electrician_training": {
+            "title": "Safety: electrician training and emergency drill with the customer",
+            "schema": _outcome_schema(
+                ["trained", "drill_held", "postponed"],
+                participants={"type": "integer", "minimum": 0},
+            ),
+        },
+        "outage_plan_review": {
+            "title": "Planned outage: objections from pre-negotiation, confirm or move",
+            "schema": {
+                **_outcome_schema(
+                    ["confirmed", "moved"],
+                    starts_at={"type": "string", "format": "date-time"},
+                    ends_at={"type": "string", "format": "date-time"},
+                ),
+                **_requires(["moved"], "starts_at", "ends_at"),
+            },
         },
         "outage_satisfaction_callback": {
             "title": "After the outage: satisfaction call-back",

@@ -40,7 +40,18 @@ def completion_errors(kind: str, result: object) -> list[str]:
     return [
         f"{'/'.join(str(p) for p in err.absolute_path) or '(root)'}: {err.message}"
         for err in sorted(validator.iter_errors(result), key=lambda e: list(e.absolute_path))
-    ]
+    ] + [f"{path}: NaN and infinite numbers are not allowed" for path in _non_finite(result, "")]
+
+
+def _non_finite(value: object, path: str) -> list[str]:
+    # JSON Schema's "number" admits NaN and Infinity in Python; PostgreSQL's json does not
+    if (isinstance(value, float) and value != value) or value in (float("inf"), float("-inf")):
+        return [path or "(root)"]
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in _non_finite(v, f"{path}/{k}".lstrip("/"))]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in _non_finite(v, f"{path}/{i}".lstrip("/"))]
+    return []
 
 
 class HumanTasks:

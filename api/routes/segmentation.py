@@ -50,7 +50,7 @@ async def start(
         "segmentation_run",
         SegmentationRunInput(run_id, principal.name, body.batch_size, body.parallelism),
         id=_workflow_id(run_id),
-        task_queue=app.settings.task_queue,
+        task_queue=app.settings.control_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
     )
     await run_in_threadpool(
@@ -77,7 +77,8 @@ async def progress(
     app: State,
     _: Annotated[Principal, Depends(require("crm", "policy_owner", "auditor", "supervisor"))],
 ) -> dict[str, Any]:
-    """Batches and customers done, changes, processes started and stopped."""
+    """Batches and customers done, changes, processes started and stopped, the rate
+    (customers per second) and the estimated seconds to go."""
     handle = app.temporal.get_workflow_handle(
         _workflow_id(run_id), result_type=SegmentationProgress
     )
@@ -98,5 +99,4 @@ async def progress(
             result = SegmentationProgress(run_id=run_id, stage="waiting for a worker")
     else:
         result = SegmentationProgress(run_id=run_id, stage=status.lower())
-    rate = result.done / result.seconds if result.seconds else None
-    return {"status": status.lower(), **result.__dict__, "customers_per_second": rate}
+    return {"status": status.lower(), **result.__dict__}

@@ -9,11 +9,27 @@ from __future__ import annotations
 from fastapi import APIRouter, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.web import pages_audit, pages_kpi, pages_policy, pages_supervisor, pages_tasks
+from api.web import (
+    pages_audit,
+    pages_evidence,
+    pages_foresight,
+    pages_kpi,
+    pages_policy,
+    pages_supervisor,
+    pages_tasks,
+)
 from api.web.common import HERE, install_handlers
 
 router = APIRouter(prefix="/web", include_in_schema=False)
-for _module in (pages_tasks, pages_supervisor, pages_policy, pages_audit, pages_kpi):
+for _module in (
+    pages_tasks,
+    pages_supervisor,
+    pages_policy,
+    pages_foresight,
+    pages_audit,
+    pages_evidence,
+    pages_kpi,
+):
     router.include_router(_module.router)
 
 

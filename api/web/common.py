@@ -23,6 +23,7 @@ from api.errors import ApiError
 from api.routes import tasks as task_api
 from api.schemas import TaskOut
 from api.web import i18n, session
+from api.web.i18n import N_
 from api.web.session import WebSession
 from store.credentials import Principal
 
@@ -31,11 +32,11 @@ templates = Jinja2Templates(directory=HERE / "templates")
 
 # (url, label, roles that see it); admin sees every item
 NAV = [
-    ("/web/inbox", "Inbox", ("agent", "inspector", "supervisor")),
-    ("/web/supervisor", "Supervisor", ("supervisor",)),
-    ("/web/policies", "Policies", ("policy_owner",)),
-    ("/web/audit", "Audit", ("auditor", "supervisor")),
-    ("/web/kpi", "KPIs", ("auditor", "supervisor", "policy_owner")),
+    ("/web/inbox", N_("Inbox"), ("agent", "inspector", "supervisor")),
+    ("/web/supervisor", N_("Supervisor"), ("supervisor",)),
+    ("/web/policies", N_("Policies"), ("policy_owner",)),
+    ("/web/audit", N_("Audit"), ("auditor", "supervisor")),
+    ("/web/kpi", N_("KPIs"), ("auditor", "supervisor", "policy_owner")),
 ]
 
 
@@ -50,7 +51,7 @@ class SignInRequired(Exception):
 class PageForbidden(Exception):
     """Signed in, but the role does not admit this page or action."""
 
-    def __init__(self, sess: WebSession, message: str = "You may not open this page.") -> None:
+    def __init__(self, sess: WebSession, message: str = N_("You may not open this page.")) -> None:
         super().__init__(message)
         self.sess, self.message = sess, message
 
@@ -72,7 +73,7 @@ async def checked_form(request: Request, sess: WebSession) -> FormData:
     sent = form.get("csrf")
     if not sess.csrf_ok(sent if isinstance(sent, str) else None):
         await form.close()
-        raise PageForbidden(sess, "The form expired; please try again.")
+        raise PageForbidden(sess, N_("The form expired; please try again."))
     return form
 
 

@@ -13,6 +13,7 @@ Form names are the JSON pointer of the value without the leading slash (`contact
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -125,9 +126,11 @@ def _scalar(schema: dict[str, Any], raw: str) -> Any:
         return int(raw)
     if schema.get("type") == "number":
         try:
-            return float(raw) if not re.fullmatch(r"-?\d+", raw) else int(raw)
+            number = float(raw) if not re.fullmatch(r"-?\d+", raw) else int(raw)
         except ValueError:
             return raw  # kept as typed, so the schema's type error names this field
+        # "nan" and "inf" parse as floats; kept as typed text, the type error names the field
+        return number if math.isfinite(number) else raw
     return raw
 
 

@@ -1,287 +1,71 @@
-"""English and Chinese text of the web pages (a small dictionary; English is the key).
+"""The text of the web pages in English and Chinese, from gettext catalogues (Babel).
 
-Unknown keys fall back to the English text, so a missing translation shows English rather
-than breaking a page. Field and option names of task forms come from the JSON Schemas, so
-common ones are listed here too; others are shown humanised.
+The catalogues are `api/web/locale/<lang>/LC_MESSAGES/messages.po`; the msgid is the English
+text. They are read as .po with Babel when first needed (no compile step, so a plain
+`pip install -e .` or a fresh clone works); fuzzy entries are left out, as gettext does.
+Templates call `t('...')`; Python page code marks its strings with `N_('...')` or passes them
+to `sess.flash(...)`, so `pybabel extract` (see babel.cfg, `make i18n`) and
+tests/web/test_i18n.py find every page string. Task titles are translated by kind (message
+context `task_kind`); schema field and option names of task forms are translated when the
+catalogue has them, else shown humanised.
 """
 
 from __future__ import annotations
 
-ZH: dict[str, str] = {
-    # navigation and chrome
-    "segflow": "segflow 差异化服务",
-    "Inbox": "待办",
-    "Supervisor": "主管",
-    "Policies": "策略",
-    "Audit": "审计",
-    "KPIs": "绩效指标",
-    "Sign in": "登录",
-    "Sign out": "退出",
-    "Signed in as": "当前用户",
-    "Language": "语言",
-    "Token": "令牌",
-    "Principal (optional)": "用户名（可选）",
-    "Unknown token, or it does not belong to that principal.": "令牌无效，或与用户名不符。",
-    "The form expired; please try again.": "表单已过期，请重试。",
-    "You may not open this page.": "您无权访问此页面。",
-    "Not found": "未找到",
-    # inbox and tasks
-    "My tasks": "我的任务",
-    "My queues": "我的队列",
-    "No open tasks.": "暂无待办任务。",
-    "overdue": "已超期",
-    "Overdue": "已超期",
-    "due": "截止",
-    "Due": "截止时间",
-    "Queue": "队列",
-    "Assignee": "处理人",
-    "Status": "状态",
-    "Customer": "客户",
-    "Segments": "客户分群",
-    "Category": "一级分群",
-    "ABC class": "ABC分类",
-    "Tags": "二级标签",
-    "Points tier": "积分等级",
-    "Policy version": "策略版本",
-    "Contacts": "联系方式",
-    "Open hazards": "未整改隐患",
-    "Arrears": "欠费",
-    "Overdue days": "逾期天数",
-    "Process step": "流程环节",
-    "Workflow": "流程",
-    "Stage": "阶段",
-    "Task details": "任务信息",
-    "Complete the task": "办结任务",
-    "Submit": "提交",
-    "Add a row": "增加一行",
-    "Claim": "领取",
-    "Please correct the marked fields.": "请修正标出的字段。",
-    "Task completed.": "任务已办结。",
-    "Workflow stage now": "流程当前阶段",
-    "Next tasks of this process": "本流程的后续任务",
-    "The next step is with the system or another team.": "下一步由系统或其他班组处理。",
-    "Result": "结果",
-    "Refresh": "刷新",
-    "required": "必填",
-    "is required": "为必填项",
-    "yes": "是",
-    "no": "否",
-    # task form fields and outcomes
-    "Outcome": "结果",
-    "Note": "备注",
-    "Phone": "电话",
-    "Wechat": "微信",
-    "Sms opt in": "接收短信",
-    "Electrician": "电工",
-    "Payer": "缴费人",
-    "Account manager": "客户经理",
-    "Results": "复查结果",
-    "Hazard id": "隐患编号",
-    "Fixed": "已整改",
-    "Evidence": "证据",
-    "Back billing": "追补电费",
-    "Amount collected": "收取金额",
-    "Promised date": "承诺日期",
-    "Reading kwh": "读数 (kWh)",
-    "Amount paid": "已付金额",
-    "Findings": "走访发现",
-    "Needs": "客户需求（每行一条）",
-    "verified": "已核实",
-    "contact_updated": "联系方式已更新",
-    "unreachable": "无法联系",
-    "visited": "已走访",
-    "not_found": "未找到客户",
-    "approved": "批准",
-    "rejected": "驳回",
-    "delivered": "已送达",
-    "not_delivered": "未送达",
-    "disconnected": "已停电",
-    "reconnected": "已复电",
-    "paid_on_site": "现场缴费",
-    "promised": "承诺缴费",
-    "refused": "拒绝",
-    "no_issue": "未发现问题",
-    "theft_found": "发现窃电",
-    "tampering": "发现篡改",
-    "filed": "已报送",
-    "agreed": "同意",
-    "reschedule_requested": "要求改期",
-    "objection": "有异议",
-    "satisfied": "满意",
-    "neutral": "一般",
-    "dissatisfied": "不满意",
-    "settled": "已结清",
-    "referred": "已转办",
-    "resolved": "已解决",
-    "responded": "已答复",
-    "read": "已抄表",
-    "estimated": "估抄",
-    "disputed": "有争议",
-    "converted": "已改装",
-    "not_possible": "无法实施",
-    "failed": "失败",
-    "acknowledged": "已知悉",
-    "payment_arranged": "已安排缴费",
-    "customer_unavailable": "客户不在",
-    "rescheduled": "已改期",
-    "Ends at": "结束时间",
-    "Starts at": "开始时间",
-    "Feeder id": "线路编号",
-    "Outage id": "停电编号",
-    "Inspection id": "检查编号",
-    "True": "是",
-    "False": "否",
-    "not_required": "无需报送",
-    "hazards": "隐患",
-    "round": "轮次",
-    "step": "环节",
-    "cycle": "周期",
-    "try": "第几次",
-    "bill_id": "账单编号",
-    "category": "一级分群",
-    "escalated": "已升级",
-    "hazard_id": "隐患编号",
-    "description": "描述",
-    "severity": "严重程度",
-    "abc_class": "ABC分类",
-    "tier": "积分等级",
-    "points_tier": "积分等级",
-    "tags": "二级标签",
-    "Not fixed": "未整改",
-    "Important": "重要客户",
-    "Key attention": "重点关注客户",
-    "Large": "大客户",
-    "Residential": "居民客户",
-    "Other": "其他客户",
-    "High value": "高价值",
-    "Outage sensitive": "停电高敏感",
-    "Arrears high risk": "欠费高风险",
-    "Channel active": "渠道活跃",
-    "Channel silent": "沉默型",
-    "Safety high risk": "用电高风险",
-    "Standard": "标准",
-    "Silver": "银卡",
-    "Gold": "金卡",
-    "Platinum": "白金卡",
-    "On time": "按时",
-    "Late": "超时",
-    "Open": "待办",
-    "Escalated": "已升级",
-    "disconnect": "停电指令",
-    "reconnect": "复电指令",
-    "Disconnect": "停电指令",
-    "Reconnect": "复电指令",
-    # supervisor
-    "Approvals": "审批",
-    "Overdue tasks": "超期任务",
-    "SLA breaches and escalations": "超时与升级",
-    "Reassign": "改派",
-    "to a person": "改派给人员",
-    "or to a queue": "或退回队列",
-    "Reason": "原因",
-    "Cancel a process": "取消流程",
-    "Workflow id": "流程编号",
-    "Cancel": "取消",
-    "Task reassigned.": "任务已改派。",
-    "Cancellation requested.": "已请求取消流程。",
-    "None.": "无。",
-    # policies
-    "Policy versions": "策略版本",
-    "Upload a bundle": "上传策略包",
-    "or upload files": "或上传文件",
-    "Upload": "上传",
-    "Validation errors": "校验错误",
-    "Impact preview": "影响预览",
-    "Activate": "启用",
-    "Roll back": "回滚",
-    "Customers evaluated": "评估客户数",
-    "Customers changed": "变化客户数",
-    "Processes that would start": "将启动的流程",
-    "Processes that would stop": "将停止的流程",
-    "Transition matrix": "迁移矩阵",
-    "from \\ to": "原 \\ 新",
-    "Created by": "创建人",
-    "Activated": "启用时间",
-    # audit
-    "Find a customer": "查找客户",
-    "Find": "查找",
-    "Customer id": "客户编号",
-    "Explanation": "判定依据",
-    "Rule": "规则",
-    "Condition": "条件",
-    "Values": "取值",
-    "Workflows": "流程",
-    "Timeline": "时间线",
-    "When": "时间",
-    "Source": "来源",
-    "Event": "事件",
-    "Who": "操作人",
-    "Detail": "详情",
-    "Audit chain": "审计链",
-    "Audit chain verified": "审计链校验通过",
-    "Audit chain BROKEN at entry": "审计链断裂，条目",
-    "entries": "条",
-    "Export (JSON Lines)": "导出 (JSON Lines)",
-    "Recent audit entries": "最近审计记录",
-    "Tasks": "任务",
-    "Service actions": "服务措施",
-    # KPIs
-    "KPI dashboard": "绩效指标看板",
-    "Call-back completion": "回访完成率",
-    "SLA compliance": "时限达标率",
-    "Arrears recovered": "欠费回收",
-    "Disconnections / reconnections": "停电 / 复电",
-    "Hazards closed": "隐患闭环",
-    "Closure inspections": "销户检查",
-    "Segment sizes": "分群规模",
-    "completed": "已完成",
-    "open": "待办",
-    "on time": "按时",
-    "late": "超时",
-    "payments": "笔缴费",
-    "amount": "金额",
-}
+import functools
+from io import BytesIO
+from pathlib import Path
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import Translations
+
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+LANGS = ("en", "zh")
+DOMAIN = "messages"
+TASK_KIND_CONTEXT = "task_kind"
 
 
-# task titles by kind (the English titles live with the kinds in workflows/task_kinds.py)
-KIND_ZH: dict[str, str] = {
-    "callback_call": "季度电话回访：核实联系方式",
-    "onsite_visit": "上门走访：电话无法联系客户",
-    "collection": "欠费：现场催收",
-    "prepayment_conversion": "欠费：改装费控（预付费）表",
-    "disconnection_approval": "欠费：审批重要客户停电",
-    "notice_delivery": "欠费：当面送达停电通知",
-    "disconnection": "欠费：执行并确认停电",
-    "reconnection": "欠费结清：恢复供电",
-    "life_support_review": "生命支持客户欠费：不停电，复核",
-    "reinspection": "隐患：现场复查并逐项记录结果",
-    "hazard_authority_report": "隐患未整改：报送政府主管部门",
-    "closure_inspection": "销户：现场检查窃电 / 篡改",
-    "theft_case": "窃电 / 篡改案件：追补电费并结案",
-    "final_meter_reading": "销户：抄录最终读数",
-    "closure_settlement": "销户：结清欠费与押金",
-    "key_account_visit": "大客户：定期走访并记录结果",
-    "service_request": "大客户：在时限内答复服务请求",
-    "outage_pre_negotiation": "计划停电：事先与客户协商",
-    "outage_satisfaction_callback": "停电后：满意度回访",
-}
+def N_(text: str) -> str:
+    """Mark `text` as a page string for extraction; it is translated where it is shown."""
+    return text
 
 
-def title(lang: str, kind: str, text: str) -> str:
-    """A task's title in `lang` (the stored English title otherwise)."""
-    return KIND_ZH.get(kind, text) if lang == "zh" else text
+def po_path(lang: str) -> Path:
+    """The catalogue file of `lang`."""
+    return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@functools.cache
+def catalogue(lang: str) -> Translations:
+    """The compiled catalogue of `lang` (English for an unknown language)."""
+    if lang not in LANGS:
+        lang = LANGS[0]
+    with po_path(lang).open("rb") as fh:
+        parsed = read_po(fh, locale=lang, domain=DOMAIN, abort_invalid=True)
+    buffer = BytesIO()
+    write_mo(buffer, parsed)  # in memory: a .mo next to the .po could go stale
+    buffer.seek(0)
+    return Translations(buffer, domain=DOMAIN)
 
 
 def translate(lang: str, text: str) -> str:
-    """`text` in `lang` (English text is the key)."""
-    if lang == "zh":
-        return ZH.get(text, text)
-    return text
+    """`text` in `lang` (English text is the key; unknown text comes back unchanged)."""
+    return catalogue(lang).gettext(text)
+
+
+def title(lang: str, kind: str, text: str) -> str:
+    """A task's title in `lang` (the stored English title when the kind has none)."""
+    if lang == LANGS[0]:
+        return text
+    translated = str(catalogue(lang).pgettext(TASK_KIND_CONTEXT, kind))
+    return text if translated == kind else translated
 
 
 def label(lang: str, key: str) -> str:
     """A schema field or option name as a label: translated when known, else humanised."""
     human = key.replace("_", " ").capitalize()
-    if lang == "zh":
-        return ZH.get(key, ZH.get(human, human))
-    return human
+    if lang == LANGS[0]:
+        return human
+    translated = catalogue(lang).gettext(key)
+    return translated if translated != key else catalogue(lang).gettext(human)

@@ -15,11 +15,19 @@ from api.errors import ApiError
 from api.routes import policies as policy_api
 from api.web import charts
 from api.web.common import checked_fields, checked_form, problem_text, redirect, render, user
+from api.web.i18n import N_, translate
+from rules.errors import PolicyIssue
+from rules.yamlpos import MAX_FILE_BYTES, decode
 from store.models import PolicyVersion
 
 router = APIRouter()
 OWNER = ("policy_owner",)
-MAX_FILE = 1_000_000  # a policy file is a few kB; refuse anything that could not be one
+
+
+def _issue(i: PolicyIssue) -> dict[str, Any]:
+    """A loader issue in the API's error shape (the page lists them beside the files)."""
+    return {"path": f"{i.file}:{i.line}:{i.col}", "message": i.message, "file": i.file,
+            "line": i.line, "col": i.col}  # fmt: skip
 
 
 def _active_files(db: Any) -> dict[str, str]:
@@ -57,17 +65,24 @@ async def upload(request: Request) -> Response:
     sess, p = user(request, *OWNER)
     form = await checked_form(request, sess)
     files: dict[str, str] = {}
+    refused: list[dict[str, Any]] = []
     try:
         for key, value in form.multi_items():
             if key.startswith("file:") and isinstance(value, str) and value.strip():
                 files[key.removeprefix("file:")] = value.replace("\r\n", "\n")
         for value in form.getlist("upload"):
             if isinstance(value, UploadFile) and value.filename:
-                data = await value.read(MAX_FILE + 1)
-                if len(data) <= MAX_FILE:
-                    files[value.filename.rsplit("/", 1)[-1]] = data.decode("utf-8", "replace")
+                name = value.filename.rsplit("/", 1)[-1]
+                # a file over the cap or not UTF-8 is reported with file:line, not dropped
+                text, issues = decode(name, await value.read(MAX_FILE_BYTES + 1))
+                if text is not None:
+                    files[name] = text
+                refused += [_issue(i) for i in issues]
     finally:
         await form.close()  # uploads are spooled temporary files
+    if refused:
+        problem = f"{len(refused)} problem(s)"
+        return _page(request, 422, files=files, issues=refused, problem=problem)
 
     def store() -> policy_api.PolicyOut:
         with state(request).sessions() as db:
@@ -136,7 +151,8 @@ async def activate(request: Request, version: str) -> Response:
                 policy_api.activate(version=version, request=request, db=db, principal=p)
 
         await run_in_threadpool(work)  # store work off the event loop
-        sess.flash(f"Activated {version}")
+        done = N_("Activated {version}")
+        sess.flash(translate(sess.lang, done).format(version=version))
     except ApiError as err:
         sess.flash(problem_text(err))
     return redirect(request, sess, f"/web/policies/{version}")
@@ -154,7 +170,8 @@ async def rollback(request: Request) -> Response:
                 return policy_api.rollback(db=db, principal=p)
 
         out = await run_in_threadpool(work)  # store work off the event loop
-        sess.flash(f"Rolled back to {out.version}")
+        done = N_("Rolled back to {version}")
+        sess.flash(translate(sess.lang, done).format(version=out.version))
     except ApiError as err:
         sess.flash(problem_text(err))
     return redirect(request, sess, "/web/policies")

@@ -23,6 +23,7 @@ from api.routes import tasks as task_api
 from api.schemas import TaskCompleteIn, TaskOut
 from api.web import forms, session
 from api.web.common import checked_fields, open_tasks, problem_text, redirect, render, user
+from api.web.i18n import N_
 from store.credentials import Principal
 from store.models import Assignment, Customer, Task
 from workflows.payloads import SA_STAGE
@@ -75,7 +76,7 @@ async def signin(request: Request) -> Response:
     principal = state(request).credentials.authenticate(token) if token else None
     target = _safe_next(form.get("next"))
     if principal is None or (name and name != principal.name):
-        error = "Unknown token, or it does not belong to that principal."
+        error = N_("Unknown token, or it does not belong to that principal.")
         return render(request, sess, "signin.html", 401, next=target, error=error)
     sess.sign_in(principal)
     return redirect(request, sess, target)

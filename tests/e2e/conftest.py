@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -58,12 +59,18 @@ class Stack:
 
 @pytest.fixture
 async def stack(
-    settings: Settings, store_url: str, demo_tokens: dict[str, dict[str, str]], dev_server: str
+    settings: Settings,
+    store_url: str,
+    demo_tokens: dict[str, dict[str, str]],
+    dev_server: str,
+    unspread_policies: Path,
 ) -> AsyncIterator[Stack]:
-    """Migrated store with the shipped policy active, a worker, and the API app."""
+    """Migrated store with the shipped policy active (first call-backs at once), a worker,
+    and the API app."""
     cfg = settings.model_copy(
-        update={"temporal_address": dev_server, "task_queue": f"e2e-{id(settings)}"}
-    )
+        update={"temporal_address": dev_server, "task_queue": f"e2e-{id(settings)}",
+                "policies_dir": unspread_policies}
+    )  # fmt: skip
     sessions = db.session_factory(db.make_engine(store_url))
     with sessions.begin() as s:
         policy_store.activate_directory(s, cfg.policies_dir, "test")
@@ -84,3 +91,16 @@ async def stack(
             finally:
                 stop.set()
                 await relaying
+
+
+async def population_run(stack: Stack, **body: Any) -> dict[str, Any]:
+    """Run a population run through the API and return its final progress."""
+    start = await stack.call("POST", "/v1/segmentation-runs", "crm", json=body or None)
+    assert start.status_code == 202, start.text
+    url = start.json()["status_url"]
+    for _ in range(300):
+        progress: dict[str, Any] = (await stack.call("GET", url, "crm")).json()
+        if progress["status"] == "completed":
+            return progress
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"population run did not finish: {progress}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from config import ROOT
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Stack, population_run
 
 
 def _shipped() -> dict[str, str]:
@@ -20,6 +20,7 @@ async def test_upload_impact_activate_rollback(stack: Stack) -> None:
     ]
     r = await stack.call("POST", "/v1/customers:batch", "crm", json=population)
     assert r.json()["stored"] == 20
+    await population_run(stack)  # classes are final after a run (impact compares with them)
     files = _shipped()
     broken = {**files, "segments.yaml": files["segments.yaml"].replace("op: gte", "op: gtee", 1)}
     r = await stack.call("POST", "/v1/policies", "policy_owner", json={"files": broken})

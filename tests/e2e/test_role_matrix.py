@@ -36,6 +36,17 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/audit"): READ_ALL,
     ("GET", "/v1/audit/verify"): READ_ALL,
     ("GET", "/v1/audit/export"): READ_ALL,
+    ("POST", "/v1/managers/{name}/away"): {"supervisor"},
+    ("DELETE", "/v1/managers/{name}/away"): {"supervisor"},
+    ("GET", "/v1/customers/{customer_id}/points"): {"crm", "agent"} | READ_ALL,
+    ("POST", "/v1/customers/{customer_id}/points/redemptions"): {"agent", "crm", "supervisor"},
+    ("POST", "/v1/points/expiry"): {"supervisor"},
+    ("POST", "/v1/customers/{customer_id}/registrations"): {"crm", "supervisor"},
+    ("POST", "/v1/registrations/{registration_id}/review"): {"supervisor"},
+    ("POST", "/v1/customers/{customer_id}/holds"): {"crm", "supervisor"},
+    ("POST", "/v1/holds/{hold_id}/resolve"): {"crm", "supervisor"},
+    ("POST", "/v1/moratoria"): {"supervisor"},
+    ("GET", "/v1/disconnections/{workflow_id}/evidence"): READ_ALL,
 }
 SAMPLE = {
     "customer_id": "NOPE",
@@ -45,6 +56,8 @@ SAMPLE = {
     "run_id": "missing",
     "kind": "closure",
     "name": "leave",
+    "registration_id": "REG-NOPE",
+    "hold_id": "H-NOPE",
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Stack, population_run
 
 B_CUSTOMER = {
     "name": "Li household",
@@ -32,7 +32,12 @@ async def test_customer_to_callback_task_to_history(stack: Stack) -> None:
         r = await stack.call("PUT", f"/v1/customers/R{i:02d}", "crm", json=rec)
         assert r.status_code == 200, r.text
     r = await stack.call("PUT", "/v1/customers/TOP", "crm", json={"annual_revenue": 1e7})
-    assert r.json()["abc_class"] == "A"
+    # no population run yet: no cut points, every class provisional (the rest class)
+    assert r.json()["abc_class"] == "C"
+    await population_run(stack)
+    r = await stack.call("GET", "/v1/customers/TOP", "crm")
+    assert r.json()["assignment"]["abc_class"] == "A"
+    # a new customer is classified against the run's cut points (A: TOP, B: down to 25.0)
     r = await stack.call("PUT", "/v1/customers/CB1", "crm", json=B_CUSTOMER)
     assert r.status_code == 200, r.text
     assignment = r.json()
@@ -78,7 +83,8 @@ async def test_customer_to_callback_task_to_history(stack: Stack) -> None:
     assert ("workflow started: callback", None) in events
     assert ("update: complete_task", "agent.li") in events
     assert ("task.completed", "agent.li") in events
-    assert any(e == "step: update_contacts" for e, _ in events)
+    # the completion is one step: inbox row closed, contacts written back, next plan read
+    assert any(e == "step: callback_finish" for e, _ in events)
 
 
 async def test_roles_are_enforced(stack: Stack) -> None:
@@ -106,6 +112,7 @@ async def test_key_account_gets_a_visit_work_order(stack: Stack) -> None:
     assert tasks[0]["workflow_id"] == "visit:KA1"
     # leaving the segment stops the process: the open visit task is cancelled
     await stack.call("PUT", "/v1/customers/BIG", "crm", json={"annual_revenue": 1e9})
+    await population_run(stack)
     r = await stack.call("PUT", "/v1/customers/KA1", "crm", json={"annual_revenue": 1.0})
     assert r.json()["abc_class"] == "C"
     assert "key_account_visit" not in r.json()["processes"]

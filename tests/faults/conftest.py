@@ -20,6 +20,7 @@ import devstack
 import rules
 from activities import policy_store
 from config import ROOT, Settings
+from rules import jurisdiction
 from rules.loader import FILES
 from services import outbox
 from store import db
@@ -54,12 +55,16 @@ FAST_ARREARS = [
     ),
     ("{step: renotice, before: PT30M,", "{step: renotice, before: PT1S,"),
     ("  respect_calendar: true\n", "  respect_calendar: false\n"),
+    # seconds are below every real floor: the drill pack (tests/data/jurisdictions) allows them
+    ("  jurisdiction: cn\n", "  jurisdiction: drill\n"),
 ]
+DRILL_PACKS = ROOT / "tests" / "data" / "jurisdictions"
 
 
 def fast_arrears_bundle(sms_wait: str = "PT2S") -> rules.Bundle:
     """The shipped bundle with an arrears ladder that takes seconds (`sms_wait` after the
     first reminder)."""
+    jurisdiction.add_pack_dir(DRILL_PACKS)
     texts = {name: (ROOT / "policies" / name).read_text(encoding="utf-8") for name in FILES}
     text = texts["processes.yaml"]
     for old, new in FAST_ARREARS:
@@ -90,6 +95,7 @@ def child_env(s: Settings) -> dict[str, str]:
         "SEGFLOW_API_PORT": str(s.api_port),
         "SEGFLOW_DEMO_CUSTOMERS": "0",
         "SEGFLOW_LOG_LEVEL": "WARNING",
+        "SEGFLOW_EXTRA_JURISDICTIONS_DIR": str(DRILL_PACKS),
     }
 
 

@@ -80,6 +80,21 @@ async def _load(cfg: Settings, tokens: dict[str, dict[str, str]], ids: list[str]
                        for c in ids]  # fmt: skip
         r = await http.post("/v1/customers:batch", json=population, headers=auth["crm"])
         assert r.status_code == 200, r.text
+        # a population run: the ABC cut points that upserts compare with
+        r = await http.post("/v1/segmentation-runs", headers=auth["crm"])
+        assert r.status_code == 202, r.text
+        url = r.json()["status_url"]
+
+        async def run_done() -> bool:
+            body = (await http.get(url, headers=auth["crm"])).json()
+            return bool(body["status"] == "completed")
+
+        for _ in range(600):
+            if await run_done():
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the population run did not finish")
         counter = iter(range(10**6))
 
         async def event(etype: str, cid: str, data: dict[str, Any]) -> httpx.Response:

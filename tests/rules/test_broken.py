@@ -294,7 +294,7 @@ CASES = [
         "notice_min_days: 3, notice_max_days: 7",
         "notice_min_days: 8, notice_max_days: 7",
         [
-            "processes.yaml:82:73: arrears.steps[5].notice_max_days: notice_max_days (7) must be >= notice_min_days (8)",
+            "processes.yaml:85:73: arrears.steps[5].notice_max_days: notice_max_days (7) must be >= notice_min_days (8)",
         ],
     ),
     (

@@ -140,7 +140,12 @@ def test_strategies_and_processes(bundle: rules.Bundle, engine: rules.Engine) ->
     assert large.processes["service_request"] == {"response_sla_hours": 24}
     risky = engine.assign(_rec("r1", open_hazards=2, outage_complaints_12m=3), "C")
     assert risky.processes["closure"] == {"inspection_required": True}
-    assert risky.processes["hazard"] == {"inspection_every": "P3M"}
+    assert risky.processes["hazard"] == {"authority_reporting": True, "closed_loop": True}
+    assert risky.processes["special_inspection"] == {"period": "P3M"}
+    assert risky.processes["electrician_training"] == {}
+    assert "record_verification" not in risky.processes
+    assert large.processes["record_verification"] == {}
+    assert large.processes["key_account_meeting"] == {}
     assert risky.processes["outage_notice"]["channels"] == [
         "announcement", "call_95598", "sms", "wechat",
     ]  # fmt: skip

@@ -12,7 +12,8 @@ from hypothesis import HealthCheck, given, settings
 
 import rules
 from rules import reference
-from rules.sql import assignments, population_select
+from rules.abc import CutPoints, points_from_rows
+from rules.sql import assignments, cut_points_select, population_select
 from rules.sql_table import customers_table, row_for
 from tests.rules.test_conformance import _variant_texts, population
 
@@ -50,8 +51,17 @@ def _check(
             a.customer_id: a
             for a in assignments(bundle, conn.execute(population_select(bundle, table)))
         }
+        # the plan step's boundary rows and the cut-point CASE give the same classes
+        bounds = [dict(r._mapping) for r in conn.execute(cut_points_select(bundle, table))]
+        cuts = CutPoints(bundle.abc, points_from_rows(bundle.abc, bounds))
+        by_cuts = {
+            a.customer_id: a
+            for a in assignments(bundle, conn.execute(population_select(bundle, table, cuts)))
+        }
     expected = {a.customer_id: a for a in reference.segment_population(bundle, recs)}
     assert got == expected
+    assert cuts.points == reference.abc_cut_points(bundle, recs).points
+    assert by_cuts == expected
 
 
 PG = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])

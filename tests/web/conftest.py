@@ -87,12 +87,15 @@ class _Server(uvicorn.Server):
 
 
 @pytest.fixture(scope="module")
-def web_settings(tmp_path_factory: pytest.TempPathFactory, dev_server: str) -> Settings:
-    """Isolated store, credentials and session secret; a task queue of our own."""
+def web_settings(
+    tmp_path_factory: pytest.TempPathFactory, dev_server: str, unspread_policies: Path
+) -> Settings:
+    """Isolated store, credentials and session secret; a task queue of our own; first
+    call-backs at once."""
     var = tmp_path_factory.mktemp("web") / "var"
     return Settings(
         var_dir=var,
-        policies_dir=ROOT / "policies",
+        policies_dir=unspread_policies,
         demo_customers=0,
         temporal_address=dev_server,
         task_queue=f"web-{os.getpid()}",

@@ -34,6 +34,15 @@ async def _population(live: Live, prefix: str) -> None:
         f"/v1/customers/{prefix}TOP", headers=live.auth("crm"), json={"annual_revenue": 1e7}
     )
     assert r.status_code == 200, r.text
+    # a population run computes the ABC cut points the next customer is classified against
+    run = await live.api.post("/v1/segmentation-runs", headers=live.auth("crm"))
+    assert run.status_code == 202, run.text
+
+    async def run_done() -> bool | None:
+        got = await live.api.get(run.json()["status_url"], headers=live.auth("crm"))
+        return got.json()["status"] == "completed" or None
+
+    await wait_for(run_done)
     record = {
         "name": "李家",
         "tariff": "residential",

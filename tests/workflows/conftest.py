@@ -34,8 +34,10 @@ from temporalio.worker import Worker
 import worker as worker_module
 from activities import policy_store
 from activities.adapters import AdapterActivities
+from activities.callback_steps import CallbackActivities
 from activities.inbox import InboxActivities
 from activities.process_activities import ProcessActivities
+from activities.protections import ProtectionActivities
 from config import ROOT
 from store import db
 from store.db import make_engine, session_factory
@@ -289,7 +291,9 @@ async def shared_worker(
         version = policy_store.activate_directory(s, ROOT / "policies", "test").version
     queue = f"wf-{uuid.uuid4().hex[:8]}"
     activities = InboxActivities(sessions).all() + AdapterActivities(sessions).all()
+    activities += CallbackActivities(sessions).all()
     activities += ProcessActivities(sessions, time_env.client).all()
+    activities += ProtectionActivities(sessions).all()
     with ThreadPoolExecutor(max_workers=8) as executor:
         async with Worker(
             time_env.client,

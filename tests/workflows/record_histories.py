@@ -1,7 +1,8 @@
 """Record one history per workflow on the REAL Temporal dev server for the replay test.
 
 Run by hand after a change to workflow code (`.venv/bin/python -m
-tests.workflows.record_histories`) and commit tests/workflows/histories/*.json. Histories
+tests.workflows.record_histories [path ...]`, e.g. `arrears`; no name: every path) and
+commit tests/workflows/histories/*.json. Histories
 are replayed under the workflow id they ran with (task ids, hence Update handling, derive
 from it), kept in histories/workflow_ids.json since the history JSON does not carry it.
 
@@ -19,6 +20,7 @@ import contextlib
 import json
 import logging
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -38,6 +40,7 @@ from store import db
 from store.db import make_engine, session_factory
 from store.models import Assignment, Customer, Task
 from tests import servers
+from workflows.arrears_payloads import ProtectionChanged
 from workflows.payloads import (
     CallbackInput,
     LeaveSignal,
@@ -53,7 +56,9 @@ from workflows.process_payloads import (
     HazardInput,
     OutageInput,
     PaymentSignal,
+    ProcessState,
     RectificationSignal,
+    ScheduledInput,
     ServiceRequestInput,
     VisitInput,
 )
@@ -71,14 +76,27 @@ def fast_policies(target: Path) -> Path:
     processes = target / "processes.yaml"
     text = processes.read_text()
     assert "    after: P1D\n" in text
-    processes.write_text(text.replace("    after: P1D\n", "    after: PT2S\n", 1))
+    text = text.replace("    after: P1D\n", "    after: PT2S\n", 1)
+    # the arrears reminders' waits too (the ladder's plan is typed from the policy alone)
+    for reminder in ("sms", "wechat", "phone"):
+        old = f"channel: {reminder}, wait: P3D}}"
+        assert old in text
+        text = text.replace(old, f"channel: {reminder}, wait: PT1S}}")
+    processes.write_text(text)
     return target
 
 
 class Recorder:
     """Drives workflows on one client / store and writes their histories."""
 
-    def __init__(self, client: Client, sessions: sessionmaker[Session], version: str) -> None:
+    def __init__(
+        self,
+        client: Client,
+        sessions: sessionmaker[Session],
+        version: str,
+        control_queue: str = QUEUE,
+    ) -> None:
+        self.control_queue = control_queue
         self.client = client
         self.sessions = sessions
         self.version = version
@@ -140,7 +158,14 @@ class Recorder:
         # unreachable, retry timer, contact updated, the period, then the leave signal
         self.customer(
             "CB1",
-            processes={"callback": {"period": "PT1H", "jitter": "PT0S", "retry_after": "PT1S"}},
+            processes={
+                "callback": {
+                    "period": "PT1H",
+                    "jitter": "PT0S",
+                    "retry_after": "PT1S",
+                    "first_cycle_spread": "PT0S",
+                }
+            },
         )
         h = await self.start("callback", CallbackInput("CB1"), "callback:CB1")
         first = await self.complete(h, "callback:CB1", "callback_call", outcome="unreachable")
@@ -152,31 +177,42 @@ class Recorder:
         await h.signal("leave", LeaveSignal("segment left"))
         await self.save("callback", h)
         # one whole cycle ending in continue-as-new
-        self.customer("CB2", processes={"callback": {"period": "PT2S", "jitter": "PT0S"}})
+        self.customer(
+            "CB2",
+            processes={
+                "callback": {"period": "PT2S", "jitter": "PT0S", "first_cycle_spread": "PT0S"}
+            },
+        )
         h = await self.start("callback", CallbackInput("CB2"), "callback:CB2")
         await self.complete(h, "callback:CB2", "callback_call", outcome="verified")
         await self.save("callback.continued", h)
         await self.client.get_workflow_handle("callback:CB2").signal("leave", LeaveSignal())
 
     async def arrears(self) -> None:
-        short = [
-            {"step": "sms_reminder", "channel": "sms", "wait": "PT1S"},
-            {"step": "wechat_reminder", "channel": "wechat", "wait": "PT1S"},
-            {"step": "phone_reminder", "channel": "phone", "wait": "PT1S"},
-            {"step": "onsite_collection", "task": "collection", "assignee_role": "inspector",
-             "due": "P5D"},
-            {"step": "disconnection_notice", "notice_min_days": 3, "notice_max_days": 7,
-             "lead": "P5D", "channels": ["sms", "wechat", "letter"]},
-            {"step": "renotice", "before": "PT30M", "channels": ["phone", "sms"]},
-            {"step": "disconnection", "task": "disconnection", "assignee_role": "inspector"},
-        ]  # fmt: skip
-        self.customer("A1", processes={"arrears": {"steps": short}})
-        h = await self.start("arrears", ArrearsInput("A1", "B1", 420.0), "arrears:A1:B1")
-        await self.complete(h, "arrears:A1:B1", "collection", outcome="promised")
-        await asyncio.sleep(1)
+        # reminders (1 s waits), collection, a conversion (checked at the moment), the notice,
+        # a dispute holding the planned cut-off and its release (re-planned), then payment
+        self.customer("A1")
+        wid = "arrears:A1:B1"
+        h = await self.start("arrears", ArrearsInput("A1", "B1", 420.0), wid)
+        await self.complete(h, wid, "collection", outcome="promised")
+        await self.complete(h, wid, "prepayment_conversion", outcome="converted")
+        await self.stage(h, "cutoff_planned")
+        await h.signal("protection_changed", ProtectionChanged("dispute", True, "D1"))
+        await self.stage(h, "paused")
+        await h.signal("protection_changed", ProtectionChanged("dispute", False, "D1"))
+        await self.stage(h, "cutoff_planned")
         await h.signal("payment", PaymentSignal(100.0, remaining=320.0))
         await h.signal("payment", PaymentSignal(320.0, settled=True))
         await self.save("arrears", h)
+
+    async def stage(self, handle: WorkflowHandle[Any, Any], stage: str) -> None:
+        deadline = time.monotonic() + 30.0
+        while time.monotonic() < deadline:
+            state = await handle.query("state", result_type=ProcessState)
+            if state.stage == stage:
+                return
+            await asyncio.sleep(0.1)
+        raise TimeoutError(f"stage {stage} never reached")
 
     async def hazard(self) -> None:
         # three rounds: reported, partly fixed; reported, not fixed (authority report);
@@ -245,14 +281,37 @@ class Recorder:
         await self.complete(h, wid, "outage_satisfaction_callback", outcome="satisfied")
         await self.save("outage", h)
 
+    async def scheduled(self) -> None:
+        """The four scheduled-task processes: one cycle each, then `leave`."""
+        fast = {"period": "PT1H", "jitter": "PT0S"}
+        results: dict[str, dict[str, Any]] = {
+            "key_account_meeting": {"outcome": "attended"},
+            "record_verification": {"outcome": "corrected", "contacts": {"payer": "Zhao"}},
+            "special_inspection": {"outcome": "hazards_found", "backup_power_compliant": False},
+            "electrician_training": {"outcome": "drill_held", "participants": 3},
+        }
+        for i, (name, result) in enumerate(results.items()):
+            cid = f"SC{i}"
+            self.customer(cid, category="important", abc="A", processes={name: fast})
+            wid = f"{name}:{cid}"
+            h = await self.start(name, ScheduledInput(cid), wid)
+            await self.complete(h, wid, name, **result)
+            await asyncio.sleep(1)
+            await h.signal("leave", LeaveSignal("segment left"))
+            await self.save(name, h)
+
     async def segmentation_run(self) -> None:
-        h = await self.start(
-            "segmentation_run", SegmentationRunInput("R1", "user.recorder", 2, 2), "segmentation:R1"
+        # keyset batches of 2, two batches per workflow run: the first run continues-as-new
+        h = await self.client.start_workflow(
+            "segmentation_run",
+            SegmentationRunInput("R1", "user.recorder", 2, 2, batches_per_run=2),
+            id="segmentation:R1",
+            task_queue=self.control_queue,
         )
         await self.save("segmentation_run", h)
 
 
-async def record(address: str, var: Path) -> None:
+async def record(address: str, var: Path, only: list[str]) -> None:
     settings = Settings(var_dir=var, policies_dir=fast_policies(var / "policies"),
                         demo_customers=0, temporal_address=address, task_queue=QUEUE)  # fmt: skip
     db.upgrade(settings.store_url)
@@ -263,10 +322,13 @@ async def record(address: str, var: Path) -> None:
     HISTORIES.mkdir(exist_ok=True)
     with ThreadPoolExecutor(max_workers=8) as executor:
         async with worker_module.build_worker(client, settings, executor):
-            r = Recorder(client, sessions, version)
-            for path in (r.callback, r.arrears, r.hazard, r.closure, r.visit,
-                         r.service_request, r.outage, r.segmentation_run):  # fmt: skip
-                await path()
+            r = Recorder(client, sessions, version, settings.control_queue)
+            paths = (r.callback, r.arrears, r.hazard, r.closure, r.visit,
+                     r.service_request, r.outage, r.scheduled, r.segmentation_run)  # fmt: skip
+            for path in paths:
+                # `record_histories scheduled visit` re-records only those paths
+                if not only or path.__name__ in only:
+                    await path()
 
 
 def main() -> None:
@@ -275,7 +337,7 @@ def main() -> None:
         var = Path(tmp) / "var"
         var.mkdir()
         with servers.temporal_dev_server(Path(tmp) / "temporal") as address:
-            asyncio.run(record(address, var))
+            asyncio.run(record(address, var, sys.argv[1:]))
 
 
 if __name__ == "__main__":

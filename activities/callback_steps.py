@@ -1,0 +1,50 @@
+"""The call-back cycle's store steps, one activity per step (run as local activities).
+
+A call-back cycle used to spend an activity each on reading the plan, recording the cycle,
+opening the task, closing it and writing contacts back, plus one workflow task per
+activity in the history. Here the end of a call is ONE step: close the inbox row, write
+confirmed contacts back and, at the end of the cycle, read the next cycle's plan. Each part
+is idempotent (the row closes once, contacts merge, the plan is a read), so a retry of the
+whole step changes nothing twice.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+from temporalio import activity
+
+from activities.inbox import InboxActivities
+from workflows.payloads import (
+    CallbackFinish,
+    ContactUpdate,
+    PlanRequest,
+    ProcessPlan,
+    TaskClose,
+)
+
+
+class CallbackActivities:
+    """The call-back's combined steps, bound to the store."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._inbox = InboxActivities(sessions)
+
+    @activity.defn(name="callback_finish")
+    def callback_finish(self, req: CallbackFinish) -> ProcessPlan:
+        """Close the completed task, write contacts back, read the next plan if asked."""
+        if req.task_id:
+            self._inbox.close_task(TaskClose(req.task_id, "completed", req.result, req.actor))
+        contacts = (req.result or {}).get("contacts")
+        if contacts:
+            self._inbox.update_contacts(
+                ContactUpdate(req.customer_id, contacts, req.actor or "", req.workflow_id)
+            )
+        if not req.read_plan:
+            return ProcessPlan(True, "")
+        return self._inbox.load_plan(PlanRequest(req.customer_id, "callback"))
+
+    def all(self) -> list[Any]:
+        """Every activity of this class, for the worker."""
+        return [self.callback_finish]

@@ -1,0 +1,37 @@
+"""The evidence pack of an arrears ladder's disconnections, for auditors and supervisors
+(and the regulator, through them): JSON here, a printable page at /web/evidence/{id}."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import State, require
+from api.errors import ERROR_RESPONSES, ApiError
+from services.evidence import EvidenceNotFound, evidence_pack
+from store.credentials import Principal
+
+router = APIRouter(prefix="/v1/disconnections", tags=["protections"], responses=ERROR_RESPONSES)
+READERS = ("auditor", "supervisor")
+
+
+def load(app: Any, workflow_id: str) -> dict[str, Any]:
+    """The pack (store reads in the caller's thread); 404 for an unknown / non-arrears id."""
+    try:
+        with app.sessions() as s:
+            return evidence_pack(s, workflow_id)
+    except EvidenceNotFound as err:
+        raise ApiError(404, "Not found", f"no arrears ladder {workflow_id}") from err
+
+
+@router.get(
+    "/{workflow_id}/evidence",
+    summary="Evidence pack: notices, deliveries, re-notice, approvals, filing, checks, order.",
+)
+async def get_evidence(
+    workflow_id: str, app: State, _: Annotated[Principal, Depends(require(*READERS))]
+) -> dict[str, Any]:
+    """Built from the audit log and the outbox only; read-only."""
+    return await run_in_threadpool(load, app, workflow_id)

@@ -1,0 +1,108 @@
+"""Foresight endpoints in-process (no Temporal needed): policy diff by version, roles, 404s."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from activities import policy_store
+from api.main import create_app
+from config import ROOT, Settings
+from store import db
+
+
+@pytest.fixture
+async def api(
+    settings: Settings, store_url: str, demo_tokens: dict[str, dict[str, str]]
+) -> AsyncIterator[httpx.AsyncClient]:
+    with db.session_factory(db.make_engine(store_url)).begin() as s:
+        policy_store.activate_directory(s, ROOT / "policies", "test")
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c
+
+
+def auth(tokens: dict[str, dict[str, str]], role: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens[role]['token']}"}
+
+
+def _draft_files() -> dict[str, str]:
+    files = {p.name: p.read_text(encoding="utf-8") for p in (ROOT / "policies").glob("*.yaml")}
+    files["processes.yaml"] = files["processes.yaml"].replace("  max_tries: 3", "  max_tries: 2")
+    return files
+
+
+async def upload(api: httpx.AsyncClient, tokens: dict[str, Any]) -> str:
+    r = await api.post(
+        "/v1/policies", json={"files": _draft_files()}, headers=auth(tokens, "policy_owner")
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["version"])
+
+
+async def test_diff_of_a_draft_against_the_active_version(
+    api: httpx.AsyncClient, demo_tokens: dict[str, dict[str, str]]
+) -> None:
+    draft = await upload(api, demo_tokens)
+    r = await api.get(f"/v1/policies/{draft}/diff", headers=auth(demo_tokens, "auditor"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["to"] == draft and body["from"] != draft
+    [change] = body["changes"]
+    assert change["meaning"] == "process" and change["path"] == "callback.max_tries"
+    assert (change["old"], change["new"]) == (3, 2)
+    assert change["old_at"] == change["new_at"] and change["old_at"].startswith("processes.yaml:")
+    back = await api.get(
+        f"/v1/policies/{body['from']}/diff", params={"against": draft},
+        headers=auth(demo_tokens, "policy_owner"),
+    )  # fmt: skip
+    assert back.json()["changes"][0]["new"] == 3
+
+
+async def test_diff_refuses_other_roles_and_unknown_versions(
+    api: httpx.AsyncClient, demo_tokens: dict[str, dict[str, str]]
+) -> None:
+    draft = await upload(api, demo_tokens)
+    r = await api.get(f"/v1/policies/{draft}/diff", headers=auth(demo_tokens, "agent"))
+    assert r.status_code == 403
+    r = await api.get(f"/v1/policies/{draft}/diff")
+    assert r.status_code == 401
+    r = await api.get(
+        f"/v1/policies/{draft}/diff", params={"against": "sha256:nope"},
+        headers=auth(demo_tokens, "auditor"),
+    )  # fmt: skip
+    assert r.status_code == 404 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.json()["errors"][0]["path"] == "against"
+
+
+async def sign_in(api: httpx.AsyncClient, tokens: dict[str, dict[str, str]], role: str) -> None:
+    page = await api.get("/web/signin")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert csrf
+    r = await api.post(
+        "/web/signin",
+        data={"csrf": csrf.group(1), "token": tokens[role]["token"],
+              "principal": tokens[role]["principal"], "next": "/web/"},
+        follow_redirects=False,
+    )  # fmt: skip
+    assert r.status_code == 303
+
+
+async def test_diff_page_in_both_languages(
+    api: httpx.AsyncClient, demo_tokens: dict[str, dict[str, str]]
+) -> None:
+    draft = await upload(api, demo_tokens)
+    await sign_in(api, demo_tokens, "auditor")
+    r = await api.get(f"/web/policies/{draft}/diff")
+    assert r.status_code == 200
+    assert 'data-meaning="process"' in r.text and "callback.max_tries" in r.text
+    assert re.search(r"processes\.yaml:\d+", r.text)
+    r = await api.get(f"/web/policies/{draft}/diff?lang=zh")
+    assert "策略差异" in r.text and "流程设置" in r.text
+    assert (await api.get("/web/policies/sha256:nope/diff")).status_code == 404
