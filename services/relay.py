@@ -164,6 +164,12 @@ class Relay:
 
     # -- store side (short transactions, run in a thread) --------------------------------
 
+    def _session(self) -> Session:
+        # leases touch only outbox rows: no need to queue behind the audit chain's writers
+        session = self._sessions()
+        session.info["serialise_writes"] = False
+        return session
+
     def claim(self, limit: int) -> list[Claimed]:
         """Lease up to `limit` claimable rows: pending, due, not leased, and the first pending
         row of their workflow id."""
@@ -185,7 +191,7 @@ class Relay:
         if self._postgres:
             query = query.with_for_update(skip_locked=True, of=Transition)
         until = now + timedelta(seconds=self.config.lease_seconds)
-        with self._sessions.begin() as s:
+        with self._session() as s, s.begin():
             rows = s.scalars(query).all()
             for r in rows:
                 r.lease_owner, r.lease_until, r.attempts = self.owner, until, r.attempts + 1
@@ -198,7 +204,7 @@ class Relay:
     def record(self, outcomes: list[Outcome]) -> None:
         """Write outcomes (only for rows this relay still holds the lease of)."""
         now = datetime.now(UTC)
-        with self._sessions.begin() as s:
+        with self._session() as s, s.begin():
             for o in outcomes:
                 mine = (Transition.id == o.row.id, Transition.lease_owner == self.owner)
                 values: dict[str, Any] = {"lease_owner": None, "lease_until": None,
