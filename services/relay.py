@@ -6,7 +6,8 @@ transaction open, and records the outcomes in another short transaction. Several
 per worker process, or `segflow relay`) share the work safely. Effects are idempotent, so a
 row applied twice (a relay killed after the call, before recording it) changes nothing more:
 starts use the business-key workflow id (a running key is kept; with a different input it is
-a conflict), signals carry the row's request id, which the Temporal server deduplicates.
+a conflict), joins (signal-with-start) hand a signal keyed by what it adds (a bill by its id),
+and signals carry the row's request id, which the Temporal server deduplicates.
 Per workflow id the rows apply in id order: a row is not claimed while an earlier row for
 the same workflow is pending (in flight or waiting for its retry).
 """
@@ -41,7 +42,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from services import outbox
 from store import audit
 from store.models import Transition
-from workflows.catalogue import BY_KIND
+from workflows.catalogue import BY_KIND, Process
 from workflows.payloads import SA_CUSTOMER, SA_KIND
 
 log = logging.getLogger("segflow.relay")
@@ -240,6 +241,8 @@ class Relay:
             try:
                 if row.op == "start":
                     await self._start(row)
+                elif row.op == "join":
+                    await self._join(row)
                 else:
                     await self._signal(row)
                 return Outcome(row, "done")
@@ -261,12 +264,6 @@ class Relay:
 
     async def _start(self, row: Claimed) -> None:
         proc = BY_KIND[row.kind]
-        attrs = []
-        if SA_KIND in proc.search_attributes:
-            attrs.append(SearchAttributePair(SearchAttributeKey.for_keyword(SA_KIND), row.kind))
-        if SA_CUSTOMER in proc.search_attributes and row.customer_id:
-            key = SearchAttributeKey.for_keyword(SA_CUSTOMER)
-            attrs.append(SearchAttributePair(key, row.customer_id))
         keep = proc.on_running == "use_existing"
         if keep and row.after_stop:
             # the running run was told to leave and ends soon: a start now would keep it
@@ -288,12 +285,35 @@ class Relay:
                 id_conflict_policy=(
                     WorkflowIDConflictPolicy.USE_EXISTING if keep else WorkflowIDConflictPolicy.FAIL
                 ),
-                search_attributes=TypedSearchAttributes(attrs),
+                search_attributes=self._attributes(proc, row),
             )
         except WorkflowAlreadyStartedError as err:
             running = await self._recorded_input(row.workflow_id, err.run_id)
             if isinstance(running, dict) and not outbox.same_input(running, row.payload):
                 raise Conflict(f"{row.workflow_id} is running with a different input") from err
+
+    async def _join(self, row: Claimed) -> None:
+        # signal-with-start: the join signal is keyed by the workflow (a bill by its id), so a
+        # row applied twice hands the same thing twice and changes nothing more
+        proc = BY_KIND[row.kind]
+        await self._client.start_workflow(
+            proc.kind,
+            row.payload["input"],
+            id=row.workflow_id,
+            task_queue=self._queues[proc.queue],
+            start_signal=row.signal or "",
+            start_signal_args=[row.payload["signal"]],
+            search_attributes=self._attributes(proc, row),
+        )
+
+    def _attributes(self, proc: Process, row: Claimed) -> TypedSearchAttributes:
+        attrs = []
+        if SA_KIND in proc.search_attributes:
+            attrs.append(SearchAttributePair(SearchAttributeKey.for_keyword(SA_KIND), row.kind))
+        if SA_CUSTOMER in proc.search_attributes and row.customer_id:
+            key = SearchAttributeKey.for_keyword(SA_CUSTOMER)
+            attrs.append(SearchAttributePair(key, row.customer_id))
+        return TypedSearchAttributes(attrs)
 
     async def _recorded_input(self, workflow_id: str, run_id: str | None) -> Any:
         handle = self._client.get_workflow_handle(workflow_id, run_id=run_id or None)

@@ -102,18 +102,18 @@ def test_upsert_queues_with_the_record_and_cancels_unclaimed_opposites(
 def test_event_start_conflict_is_refused_at_accept_time(sessions: sessionmaker[Session]) -> None:
     put(sessions, {"customer_id": "EV1", "tariff": "residential"})
 
-    def event(eid: str, amount: float) -> dict[str, Any]:
-        data = {"bill_id": "B1", "amount": amount}
-        ev = events.Event(eid, "bill_overdue", "EV1", data, audit.digest([eid, amount]))
+    def event(eid: str, request: str) -> dict[str, Any]:
+        data = {"request_id": request}
+        ev = events.Event(eid, "closure_requested", "EV1", data, audit.digest([eid, request]))
         with sessions() as s:
             return events.accept(s, engines, ev, "crm", eid)
 
-    first = event("e1", 10.0)
-    assert first["routed_to"] == ["arrears:EV1:B1"] and len(first["transitions"]) == 1
-    assert event("e2", 10.0)["transitions"] == []  # the same input: the same process
+    first = event("e1", "R1")
+    assert first["routed_to"] == ["closure:EV1"] and len(first["transitions"]) == 1
+    assert event("e2", "R1")["transitions"] == []  # the same input: the same process
     with pytest.raises(Conflict):
-        event("e3", 99.0)
-    assert event("e1", 10.0)["duplicate"] is True
+        event("e3", "R2")  # the account's closure is already under way with another request
+    assert event("e1", "R1")["duplicate"] is True
 
 
 def test_postgres_lock_wait_ends_at_lock_timeout(

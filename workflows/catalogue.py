@@ -57,8 +57,10 @@ class Process:
     # CRM event types that start the kind
     events: tuple[str, ...] = ()
     # "use_existing": a running key is the same process (segment-driven, idempotent);
-    # "compare": a running key must have been started with the same input, else a conflict
-    on_running: Literal["use_existing", "compare"] = "compare"
+    # "compare": a running key must have been started with the same input, else a conflict;
+    # "join": start, or hand the running one `join_signal` (signal-with-start)
+    on_running: Literal["use_existing", "compare", "join"] = "compare"
+    join_signal: str | None = None
     queue: Literal["control", "processes"] = "processes"  # which of the worker's task queues
     search_attributes: tuple[str, ...] = (SA_CUSTOMER, SA_KIND)
 
@@ -76,8 +78,10 @@ CATALOGUE: tuple[Process, ...] = (
             "leave signal or the strategy stops asking at a cycle boundary",
             strategy_process="key_account_visit", stop_signal="leave",
             on_running="use_existing"),
-    Process("arrears", ArrearsWorkflow, ArrearsInput, "arrears:{customer_id}:{bill_id}",
-            "event", "settled, reconnected or cancelled", events=("bill_overdue",)),
+    # one ladder per customer: a later overdue bill joins the running one (signal-with-start)
+    Process("arrears", ArrearsWorkflow, ArrearsInput, "arrears:{customer_id}", "event",
+            "settled, reconnected or cancelled", events=("bill_overdue",), on_running="join",
+            join_signal="bill_overdue"),
     Process("hazard", HazardWorkflow, HazardInput, "hazard:{customer_id}:{inspection_id}",
             "event", "every hazard verified fixed, or cancelled",
             events=("inspection_findings",)),

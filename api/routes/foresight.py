@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Body, Depends, Query, Request
 
-from api.deps import Db, require
+from api.deps import Db, require, state
 from api.errors import ERROR_RESPONSES, ApiError
-from services import policy_diff
+from services import policy_diff, simulation
+from services.scenario import ScenarioProblem, parse
 from store.credentials import Principal
 
 router = APIRouter(prefix="/v1/policies", tags=["foresight"], responses=ERROR_RESPONSES)
@@ -39,3 +40,44 @@ def diff(
         return policy_diff.diff_versions(db, against, version)
     except policy_diff.UnknownVersion as err:
         raise unknown(err) from err
+
+
+def scenario_problem(err: ScenarioProblem) -> ApiError:
+    """422 with one error per field path."""
+    return ApiError(
+        422, "Invalid scenario", f"{len(err.issues)} problem(s)",
+        errors=[{"path": path, "message": message} for path, message in err.issues],
+    )  # fmt: skip
+
+
+@router.post(
+    "/{version}/simulate",
+    summary="The timeline one customer would see under this version, given a scenario.",
+)
+async def simulate(
+    version: str,
+    body: Annotated[
+        dict[str, Any], Body(description="customer or customer_id, events, answers, days, start")
+    ],
+    request: Request,
+    _: Annotated[Principal, Depends(require(*READERS))],
+) -> dict[str, Any]:
+    """Runs the real workflow code on a private time-skipping engine with a throwaway store
+    (adapters record there): the live store is only read (the version, a stored customer,
+    its ABC rank), the live Temporal never called. Takes a few seconds. Each entry: day,
+    date, step (`arrears.started`, `task:collection`, `sms:disconnection_notice`,
+    `answer:collection`, `event:bill_overdue`), workflow id, detail."""
+    try:
+        sc = parse(body)
+        timeline = await simulation.simulate_stored(
+            state(request).sessions, sc, version, state(request).settings
+        )
+    except ScenarioProblem as err:
+        raise scenario_problem(err) from err
+    except policy_diff.UnknownVersion as err:
+        raise unknown(err) from err
+    except simulation.UnknownCustomer as err:
+        raise ApiError(
+            404, "Not found", str(err), errors=[{"path": err.path, "message": str(err)}]
+        ) from err
+    return timeline.to_json()

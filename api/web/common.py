@@ -37,6 +37,7 @@ NAV = [
     ("/web/policies", N_("Policies"), ("policy_owner",)),
     ("/web/audit", N_("Audit"), ("auditor", "supervisor")),
     ("/web/kpi", N_("KPIs"), ("auditor", "supervisor", "policy_owner")),
+    ("/web/outages", N_("Outage planning"), ("supervisor", "auditor")),
 ]
 
 

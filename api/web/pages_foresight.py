@@ -9,9 +9,11 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import state
-from api.web.common import render, user
+from api.web import charts_time
+from api.web.common import checked_fields, render, user
 from api.web.i18n import N_
-from services import policy_diff
+from services import policy_diff, simulation
+from services.scenario import ScenarioProblem, parse_text
 
 router = APIRouter()
 READERS = ("policy_owner", "auditor", "supervisor")
@@ -38,3 +40,58 @@ async def diff_page(request: Request, version: str, against: str | None = None) 
     except policy_diff.UnknownVersion:
         return render(request, sess, "message.html", 404, message=NOT_FOUND)
     return render(request, sess, "foresight_diff.html", report=report, version=version)
+
+
+EXAMPLE = """\
+name: bill overdue on day 3, no payment
+customer:
+  customer_id: SIM-1
+  tariff: residential
+  annual_revenue: 1200
+  contacts: {phone: "+86 138 0000 0001", wechat: wx_sim1}
+abc_class: C
+days: 40
+events:
+  - {day: 3, type: bill_overdue, data: {bill_id: B1, amount: 420.0}}
+answers:
+  collection: {outcome: promised}
+  prepayment_conversion: {outcome: refused}
+"""
+
+
+def _lane(step: str, workflow_id: str | None) -> str:
+    if workflow_id:
+        return workflow_id.split(":", 1)[0]
+    return step.split(":", 1)[0]
+
+
+@router.get("/policies/{version}/simulate")
+async def simulate_form(request: Request, version: str) -> Response:
+    """The scenario form (YAML, prefilled with an example)."""
+    sess, _ = user(request, *READERS)
+    return render(request, sess, "foresight_simulate.html", version=version, text=EXAMPLE,
+                  timeline=None, problems=[])  # fmt: skip
+
+
+@router.post("/policies/{version}/simulate")
+async def simulate_run(request: Request, version: str) -> Response:
+    """Run the scenario; the timeline as a table and a lane chart, or the problems by field."""
+    sess, _ = user(request, *READERS)
+    fields = await checked_fields(request, sess)
+    text = fields.get("scenario", "").replace("\r\n", "\n")
+    app = state(request)
+    try:
+        sc = parse_text(text, "scenario")
+        timeline = await simulation.simulate_stored(app.sessions, sc, version, app.settings)
+    except ScenarioProblem as err:
+        problems = [{"path": path, "message": message} for path, message in err.issues]
+        return render(request, sess, "foresight_simulate.html", 422, version=version, text=text,
+                      timeline=None, problems=problems)  # fmt: skip
+    except (policy_diff.UnknownVersion, simulation.UnknownCustomer) as err:
+        problems = [{"path": err.path, "message": str(err)}]
+        return render(request, sess, "foresight_simulate.html", 404, version=version, text=text,
+                      timeline=None, problems=problems)  # fmt: skip
+    points = [(_lane(e.step, e.workflow_id), e.day, e.step) for e in timeline.entries]
+    chart = charts_time.lanes("timeline", points, timeline.days)
+    return render(request, sess, "foresight_simulate.html", version=version, text=text,
+                  timeline=timeline, problems=[], chart=chart)  # fmt: skip

@@ -24,6 +24,8 @@ from api.schemas import TaskCompleteIn, TaskOut
 from api.web import forms, session
 from api.web.common import checked_fields, open_tasks, problem_text, redirect, render, user
 from api.web.i18n import N_
+from api.web.pages_strategies import OFFER_TEXT
+from services import offers
 from store.credentials import Principal
 from store.models import Assignment, Customer, Task
 from workflows.payloads import SA_STAGE
@@ -105,9 +107,15 @@ def inbox(request: Request) -> Response:
 def _customer(db: Any, customer_id: str) -> dict[str, Any]:
     row = db.get(Customer, customer_id)
     assignment = db.get(Assignment, customer_id)
+    record = customer_store.record_of(row) if row else None
     return {
-        "record": customer_store.record_of(row) if row else None,
+        "record": record,
         "assignment": customer_store.assignment_json(assignment) if assignment else None,
+        # what the strategy asks the person serving the customer to offer (services/offers.py)
+        "offers": [
+            {**o, "text": OFFER_TEXT[o["key"]]}
+            for o in (offers.offers(assignment.actions or {}, record) if assignment else [])
+        ],
     }
 
 

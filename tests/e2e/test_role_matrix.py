@@ -41,6 +41,8 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("GET", "/v1/customers/{customer_id}/points"): {"crm", "agent"} | READ_ALL,
     ("POST", "/v1/customers/{customer_id}/points/redemptions"): {"agent", "crm", "supervisor"},
     ("POST", "/v1/points/expiry"): {"supervisor"},
+    ("GET", "/v1/kpis"): {"policy_owner"} | READ_ALL,
+    ("GET", "/v1/feeders/{feeder_id}/outage-plan"): READ_ALL,
     ("POST", "/v1/customers/{customer_id}/registrations"): {"crm", "supervisor"},
     ("POST", "/v1/registrations/{registration_id}/review"): {"supervisor"},
     ("POST", "/v1/customers/{customer_id}/holds"): {"crm", "supervisor"},
@@ -58,6 +60,7 @@ SAMPLE = {
     "name": "leave",
     "registration_id": "REG-NOPE",
     "hold_id": "H-NOPE",
+    "feeder_id": "NOPE",
 }
 
 

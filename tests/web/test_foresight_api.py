@@ -106,3 +106,51 @@ async def test_diff_page_in_both_languages(
     r = await api.get(f"/web/policies/{draft}/diff?lang=zh")
     assert "策略差异" in r.text and "流程设置" in r.text
     assert (await api.get("/web/policies/sha256:nope/diff")).status_code == 404
+
+
+SCENARIO = {
+    "customer": {"customer_id": "SIM-API", "tariff": "residential", "annual_revenue": 900,
+                 "contacts": {"phone": "+86 138 0000 0010"}},
+    "abc_class": "C",
+    "days": 20,
+    "events": [{"day": 2, "type": "bill_overdue", "data": {"bill_id": "B1", "amount": 80.0}}],
+    "answers": {"collection": {"outcome": "paid_on_site", "after_days": 2}},
+}  # fmt: skip
+
+
+async def test_simulate_endpoint(
+    api: httpx.AsyncClient, demo_tokens: dict[str, dict[str, str]]
+) -> None:
+    draft = await upload(api, demo_tokens)
+    r = await api.post(
+        f"/v1/policies/{draft}/simulate", json=SCENARIO, headers=auth(demo_tokens, "auditor")
+    )
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["policy_version"] == draft and body["customer_id"] == "SIM-API"
+    steps = [(e["day"], e["step"]) for e in body["entries"]]
+    assert steps[0] == (2, "event:bill_overdue")
+    assert (2, "arrears.started") in steps and (11, "task:collection") in steps
+    assert (13, "answer:collection") in steps
+    bad = {**SCENARIO, "events": [{"day": 2, "type": "bill_overdue", "data": {"bill_id": ""}}]}
+    r = await api.post(
+        f"/v1/policies/{draft}/simulate", json=bad, headers=auth(demo_tokens, "policy_owner")
+    )
+    assert r.status_code == 422
+    assert {e["path"] for e in r.json()["errors"]} == {
+        "events[0].data.bill_id",
+        "events[0].data.amount",
+    }
+    r = await api.post(
+        f"/v1/policies/{draft}/simulate", json=SCENARIO, headers=auth(demo_tokens, "agent")
+    )
+    assert r.status_code == 403
+    r = await api.post(
+        "/v1/policies/sha256:nope/simulate", json=SCENARIO, headers=auth(demo_tokens, "auditor")
+    )
+    assert r.status_code == 404
+    r = await api.post(
+        f"/v1/policies/{draft}/simulate", json={"customer_id": "NOPE"},
+        headers=auth(demo_tokens, "auditor"),
+    )  # fmt: skip
+    assert r.status_code == 404 and r.json()["errors"][0]["path"] == "customer_id"

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import rules
-from activities import policy_store
+from activities import policy_store, workflow_starts
 from services import protections as svc
 from services.evidence import EvidenceNotFound, evidence_pack
 from store.models import Assignment, Customer
@@ -19,7 +19,7 @@ from tests.protect.bundles import texts_for
 from tests.workflows.conftest import DAY, Rig
 from tests.workflows.cutoff_checker import check_cutoffs
 from workflows.arrears_payloads import ProtectionChanged
-from workflows.process_payloads import ArrearsInput, ClosureInput, PaymentSignal
+from workflows.process_payloads import ArrearsInput, ClosureInput, PaymentSignal, ProcessResult
 
 LONG_AGO = date(2020, 1, 1)
 
@@ -247,3 +247,20 @@ def test_evidence_pack_only_for_arrears_ladders(rig: Rig) -> None:
         evidence_pack(s, "hazard:X:1")
     with rig.sessions() as s, pytest.raises(EvidenceNotFound):
         evidence_pack(s, "arrears:nobody:B1")
+
+
+async def test_one_ladder_per_customer_takes_every_bill(rig: Rig) -> None:
+    rig.customer("PB1")
+    client, queue = rig.env.client, rig.queue
+    first = await workflow_starts.join_arrears(client, queue, ArrearsInput("PB1", "B1", 50.0))
+    second = await workflow_starts.join_arrears(client, queue, ArrearsInput("PB1", "B2", 70.0))
+    wid = "arrears:PB1"
+    assert first.workflow_id == second.workflow_id == wid
+    rig.started.append(wid)
+    h = client.get_workflow_handle(wid, result_type=ProcessResult)
+    await rig.drive(lambda: len(rig.outbox(wid)) >= 1)
+    assert set((await rig.state(h)).facts["bills"]) == {"B1", "B2"}
+    await rig.advance(2 * DAY)
+    assert [m.action for m in rig.outbox(wid)] == ["sms_reminder"]  # one ladder, one reminder
+    await h.signal("payment", PaymentSignal(120.0, settled=True))
+    assert (await h.result()).outcome == "settled"

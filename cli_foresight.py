@@ -1,0 +1,90 @@
+"""`segflow policy test|simulate|forecast`: the foresight tools on a policy directory.
+
+`test DIR` runs every scenario file in DIR on the time-skipping engine under the policy
+directory (default `policies/`) and exits 1 when a timeline differs from its `expect:` list;
+`simulate FILE` prints one scenario's timeline. Exit 2: the policies or a file do not load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import rules
+from config import Settings
+from services import simulate, simulation
+from services.scenario import ScenarioProblem, load_file
+
+
+def register(policy_sub: Any) -> None:
+    """Add the subcommands to `segflow policy`."""
+    test = policy_sub.add_parser("test", help="run scenario files, fail on a changed timeline")
+    test.add_argument("directory", help="directory of scenario files (*.yaml)")
+    test.add_argument("--policies", default="policies", help="policy directory")
+    test.add_argument("--show", action="store_true", help="print each timeline's steps")
+    test.set_defaults(func=cmd_test)
+    sim = policy_sub.add_parser("simulate", help="one scenario's timeline, step by step")
+    sim.add_argument("scenario", help="a scenario file (YAML)")
+    sim.add_argument("--policies", default="policies", help="policy directory")
+    sim.add_argument("--json", action="store_true", help="the whole timeline as JSON")
+    sim.set_defaults(func=cmd_simulate)
+
+
+def _bundle(directory: str) -> rules.Bundle | None:
+    try:
+        return rules.load_bundle(directory)
+    except rules.PolicyError as err:
+        for issue in err.issues:
+            print(issue)
+        return None
+
+
+def print_timeline(timeline: simulate.Timeline) -> None:
+    """One line per entry: day, date, step."""
+    a = timeline.assignment
+    print(f"customer {timeline.customer_id} under {timeline.policy_version}: "
+          f"{a['category']} / {a['abc_class']} / {', '.join(a['tags']) or 'no tags'}; "
+          f"processes {', '.join(sorted(a['processes'])) or 'none'}")  # fmt: skip
+    for e in timeline.entries:
+        print(f"day {e.day:>3}  {e.at[:16]}  {e.step}")
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    bundle = _bundle(args.policies)
+    directory = Path(args.directory)
+    if bundle is None or not directory.is_dir():
+        if bundle is not None:
+            print(f"{directory}: not a directory")
+        return 2
+    outcomes = asyncio.run(simulation.run_directory(directory, bundle, Settings()))
+    for o in outcomes:
+        print(f"{'PASS' if o.passed else 'FAIL'} {o.file}")
+        for problem in o.problems:
+            print(f"  {problem}")
+        if args.show and o.timeline is not None:
+            print(simulation.expect_yaml(o.timeline.steps()))
+    failed = sum(not o.passed for o in outcomes)
+    print(f"{len(outcomes) - failed} passed, {failed} failed")
+    return 1 if failed or not outcomes else 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    bundle = _bundle(args.policies)
+    if bundle is None:
+        return 2
+    try:
+        sc = load_file(Path(args.scenario))
+        if sc.customer is None:
+            raise ScenarioProblem([("customer", "give an inline customer record")], args.scenario)
+    except ScenarioProblem as err:
+        print(err)
+        return 2
+    timeline = asyncio.run(simulate.run(bundle, sc.customer, sc.abc_class or "C", sc, Settings()))
+    if args.json:
+        print(json.dumps(timeline.to_json(), ensure_ascii=False, indent=2, default=str))
+    else:
+        print_timeline(timeline)
+    return 0

@@ -1,0 +1,67 @@
+"""Foresight pages in a real browser (Debian's chromium) against the live app: the policy
+diff of a draft, and a simulated timeline. Screenshots in tests/artifacts/screenshots/."""
+
+from __future__ import annotations
+
+import pytest
+from playwright.async_api import expect
+
+from config import ROOT
+from tests.web.conftest import DESKTOP, PHONE, Live, shot, unlabelled
+
+pytestmark = pytest.mark.e2e
+
+
+async def _draft(live: Live) -> str:
+    files = {p.name: p.read_text(encoding="utf-8") for p in (ROOT / "policies").glob("*.yaml")}
+    files["segments.yaml"] = files["segments.yaml"].replace(
+        "op: gte, value: 315}", "op: gte, value: 250}"
+    )
+    r = await live.api.post(
+        "/v1/policies", json={"files": files}, headers=live.auth("policy_owner")
+    )
+    assert r.status_code == 201, r.text
+    return str(r.json()["version"])
+
+
+async def test_policy_owner_reads_the_diff_of_a_draft(live: Live) -> None:
+    draft = await _draft(live)
+    page = await live.page(DESKTOP)
+    await live.sign_in(page, "policy_owner", f"/web/policies/{draft}")
+    await page.click("#diff-link")
+    row = page.locator("#changes tr[data-meaning='threshold']")
+    await expect(row).to_have_count(1)
+    await expect(row).to_contain_text("category.rules[id=large_capacity].when.value")
+    await expect(row.locator("code.at")).to_have_count(2)  # file:line on both sides
+    await expect(row.locator("code.at").first).to_contain_text("segments.yaml:")
+    assert await unlabelled(page) == []
+    await page.screenshot(path=shot("20-policy-diff-desktop"), full_page=True)
+    await page.goto(f"{live.base}/web/policies/{draft}/diff?lang=zh")
+    await expect(page.get_by_role("heading", name="策略差异")).to_be_visible()
+    await expect(page.locator("#changes")).to_contain_text("阈值")
+    await page.context.close()
+
+
+async def test_auditor_simulates_a_timeline_on_a_phone(live: Live) -> None:
+    page = await live.page(PHONE)
+    r = await live.api.get("/v1/policies", headers=live.auth("auditor"))
+    active = next(v["version"] for v in r.json() if v["status"] == "active")
+    await live.sign_in(page, "auditor", f"/web/policies/{active}/simulate")
+    await expect(page.locator("#scenario")).to_contain_text("bill_overdue")
+    assert await unlabelled(page) == []
+    await page.get_by_role("button", name="Simulate").click()
+    table = page.locator("#timeline")
+    await expect(table).to_contain_text("arrears.started", timeout=60_000)
+    await expect(table).to_contain_text("meter_head_end:disconnect")
+    await expect(page.locator("figure svg circle").first).to_be_visible()
+    await page.screenshot(path=shot("21-simulation-timeline-phone"), full_page=True)
+    # a broken scenario: the problems by field, the text kept
+    await page.fill(
+        "#scenario", "customer: {customer_id: X}\nevents: [{day: 1, type: bill_paid}]\n"
+    )
+    await page.get_by_role("button", name="Simulate").click()
+    problems = page.locator("#scenario-problems")
+    await expect(problems).to_contain_text("events[0].type")
+    await expect(page.locator("#scenario")).to_contain_text("bill_paid")
+    await page.screenshot(path=shot("22-simulation-problem-phone"), full_page=True)
+    await page.context.close()
