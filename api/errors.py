@@ -60,6 +60,22 @@ def from_domain(err: DomainError) -> ApiError:
     return ApiError(err.status, err.title, err.detail, [i.to_json() for i in err.issues])
 
 
+# domain error codes of the services -> HTTP status and title
+DOMAIN_STATUS: dict[str, tuple[int, str]] = {
+    "not_found": (404, "Not found"),
+    "forbidden": (403, "Forbidden"),
+    "conflict": (409, "Conflict"),
+    "invalid": (422, "Invalid request"),
+    "unavailable": (503, "Temporal unavailable"),
+}
+
+
+def domain_problem(code: str, message: str, errors: list[dict[str, Any]] | None = None) -> ApiError:
+    """A service's refusal (code, message, field errors) as an ApiError."""
+    status, title = DOMAIN_STATUS.get(code, (500, "Internal error"))
+    return ApiError(status, title, message, errors)
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "content": {PROBLEM: {}}, "description": text}
     for code, text in {

@@ -100,11 +100,19 @@ class ServiceRequest(_Data):
     subject: Literal["connection", "capacity_change", "billing", "outage", "other"]
 
 
-Data = BillOverdue | PaymentReceived | PaymentPlanAgreed | InstalmentMissed | \
+class NewInstallation(_Data):
+    """A new installation or capacity-change application (业扩): old arrears are checked and
+    a prepayment meter fitted where the strategy recommends one."""
+
+    application_id: Id
+
+
+Data = NewInstallation | BillOverdue | PaymentReceived | PaymentPlanAgreed | InstalmentMissed | \
     ClosureRequested | InspectionFindings | RectificationReported | Complaint | PlannedOutage | \
     ServiceRequest  # fmt: skip
 
 DATA: dict[str, type[_Data]] = {
+    "new_installation": NewInstallation,
     "bill_overdue": BillOverdue,
     "payment_received": PaymentReceived,
     "payment_plan_agreed": PaymentPlanAgreed,

@@ -6,7 +6,8 @@ payment_received -> points accrual (durable-rules event rules), re-segmentation 
 payment_plan_agreed / instalment_missed -> arrears signals; closure_requested -> start
 `closure`; inspection_findings -> start `hazard`; rectification_reported -> hazard signal;
 complaint -> feedback points (an outage complaint counts toward outage sensitivity);
-planned_outage -> start `outage` for the feeder; service_request -> start `service_request`.
+planned_outage -> start `outage` for the feeder; service_request -> start `service_request`;
+new_installation -> old arrears and prepayment meter check (services/new_installation.py).
 
 The event's answer, its audit entry, any record change and the starts and signals it causes
 (outbox rows) commit together; the relay applies the rows to Temporal after the answer. A
@@ -25,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from activities import customers as customer_store
-from services import outbox, points
+from services import new_installation, outbox, points
 from services.customers import Engines, active_bundle
 from services.errors import Conflict, Invalid, Issue
 from services.event_data import (
@@ -37,6 +38,7 @@ from services.event_data import (
     Data,
     InspectionFindings,
     InstalmentMissed,
+    NewInstallation,
     PaymentPlanAgreed,
     PaymentReceived,
     PlannedOutage,
@@ -228,5 +230,9 @@ class _Router:
             self.start("outage", OutageInput(data.feeder_id, data.outage_id,
                                              data.starts_at.isoformat(), data.ends_at.isoformat(),
                                              data.reason))  # fmt: skip
+        elif isinstance(data, NewInstallation):
+            self.out["new_installation"] = new_installation.check(
+                self.session, cid, data.application_id, self.actor
+            )
         elif isinstance(data, ServiceRequest):
             self.start("service_request", ServiceRequestInput(cid, data.request_id, data.subject))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from workflows.arrears import ArrearsWorkflow
+from workflows.arrears_payloads import RegistrationReviewInput
 from workflows.callback import CallbackWorkflow
 from workflows.closure import ClosureWorkflow
 from workflows.hazard import HazardWorkflow
@@ -29,6 +30,7 @@ from workflows.process_payloads import (
     ServiceRequestInput,
     VisitInput,
 )
+from workflows.registration import RegistrationReviewWorkflow
 from workflows.scheduled import (
     ElectricianTrainingWorkflow,
     KeyAccountMeetingWorkflow,
@@ -104,6 +106,10 @@ CATALOGUE: tuple[Process, ...] = (
             ("electrician_training", ElectricianTrainingWorkflow),
         )
     ),
+    Process("registration_review", RegistrationReviewWorkflow, RegistrationReviewInput,
+            "registration:{registration_id}", "api",
+            "the registration reviewed (signal `reviewed`) or lapsed",
+            on_running="use_existing", search_attributes=()),
     Process("segmentation_run", SegmentationRunWorkflow, SegmentationRunInput,
             "segmentation:{run_id}", "api", "every batch done", search_attributes=(),
             queue="control"),

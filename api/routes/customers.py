@@ -25,7 +25,7 @@ from api.schemas import (
     TransitionOut,
     UpsertOut,
 )
-from services import customers
+from services import access, customers
 from store.credentials import Principal
 from store.models import Assignment, Customer
 
@@ -88,10 +88,16 @@ async def put_customer(
 def get_customer(
     customer_id: str,
     db: Db,
-    _: Annotated[Principal, Depends(require("crm", "auditor", "supervisor", "agent"))],
+    principal: Annotated[
+        Principal, Depends(require("crm", "auditor", "supervisor", "agent", "inspector"))
+    ],
 ) -> CustomerOut:
     """The stored record, the current assignment and its explanation, and the process
-    transitions queued for the customer that the relay has not applied to Temporal yet."""
+    transitions queued for the customer that the relay has not applied to Temporal yet.
+    Agents and inspectors read only customers they have a task for (others: 404, as if
+    absent)."""
+    if not access.may_read_customer(db, principal, customer_id):
+        raise ApiError(404, "Not found", f"no customer {customer_id}")
     view = customers.get(db, customer_id)
     return CustomerOut(
         record=view.record,
