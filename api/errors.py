@@ -12,6 +12,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.errors import DomainError
+
 log = logging.getLogger("segflow.api")
 PROBLEM = "application/problem+json"
 
@@ -25,7 +27,8 @@ class Problem(BaseModel):
     detail: str = Field(default="", description="What went wrong for this request.")
     request_id: str = Field(default="", description="Quote this id when reporting the problem.")
     errors: list[dict[str, Any]] = Field(
-        default_factory=list, description="Field-level errors: `path` and `message`."
+        default_factory=list,
+        description="Field-level errors: `path`, `message` and a stable `code`.",
     )
 
 
@@ -52,6 +55,27 @@ def problem_response(request: Request, err: ApiError) -> JSONResponse:
     return JSONResponse(body.model_dump(), err.status, media_type=PROBLEM, headers=headers)
 
 
+def from_domain(err: DomainError) -> ApiError:
+    """The problem document of a service's domain error (its issues become `errors`)."""
+    return ApiError(err.status, err.title, err.detail, [i.to_json() for i in err.issues])
+
+
+# domain error codes of the services -> HTTP status and title
+DOMAIN_STATUS: dict[str, tuple[int, str]] = {
+    "not_found": (404, "Not found"),
+    "forbidden": (403, "Forbidden"),
+    "conflict": (409, "Conflict"),
+    "invalid": (422, "Invalid request"),
+    "unavailable": (503, "Temporal unavailable"),
+}
+
+
+def domain_problem(code: str, message: str, errors: list[dict[str, Any]] | None = None) -> ApiError:
+    """A service's refusal (code, message, field errors) as an ApiError."""
+    status, title = DOMAIN_STATUS.get(code, (500, "Internal error"))
+    return ApiError(status, title, message, errors)
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "content": {PROBLEM: {}}, "description": text}
     for code, text in {
@@ -69,6 +93,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, err: ApiError) -> JSONResponse:
         return problem_response(request, err)
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, err: DomainError) -> JSONResponse:
+        return problem_response(request, from_domain(err))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, err: StarletteHTTPException) -> JSONResponse:

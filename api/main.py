@@ -8,8 +8,11 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI, Request, Response
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from api import errors, idempotency, limits, metrics, web
@@ -21,7 +24,9 @@ from api.routes import (
     evidence,
     foresight,
     health,
+    kpis,
     managers,
+    outages,
     points,
     policies,
     protections,
@@ -29,8 +34,10 @@ from api.routes import (
     tasks,
     workflows,
 )
+from api.web import session as web_session
 from config import Settings
 from rules import jurisdiction
+from store import checkpoints
 from store.credentials import CredentialStore
 from store.db import make_engine, session_factory
 
@@ -42,9 +49,50 @@ segflow turns the utility's differentiated service strategies into durable work.
 CRM systems push customers and events, representatives and inspectors complete their
 tasks, supervisors approve and escalate, auditors trace every decision and step.
 
+Writes answer once they are stored: an upsert, a batch or an event commits the record, the
+assignment, the audit entry and the process starts, signals and stops it causes (an outbox)
+in one transaction and answers at once, listing those transitions as `pending`. The worker's
+relay applies them to Temporal right after (normally within a second; later while Temporal
+is down: nothing is lost). `GET /v1/customers/{id}` shows a customer's pending transitions,
+`/readyz` and `/metrics` the outbox depth.
+
 Authenticate with `Authorization: Bearer <token>`; each endpoint names the roles it admits.
 Errors are `application/problem+json` with a `request_id`.
 """
+
+
+async def _watch_sign_outs(app: FastAPI, sessions: sessionmaker[Session]) -> None:
+    """Keep the set of server-side signed-out web sessions fresh (read in a thread)."""
+
+    def read() -> set[str]:
+        since = datetime.now(UTC) - timedelta(seconds=web_session.MAX_AGE)
+        with sessions() as db:
+            return web_session.revoked_since(db, since)
+
+    while True:
+        try:
+            app.state.revoked_sessions = await asyncio.to_thread(read)
+        except SQLAlchemyError as err:  # the store away: keep the last known set
+            log.warning("signed-out sessions not refreshed: %s", err)
+        await asyncio.sleep(1)
+
+
+async def _checkpoints(cfg: Settings, sessions: sessionmaker[Session]) -> None:
+    """Sign the audit chain's head every `audit_checkpoint_seconds` (0: never)."""
+    if cfg.audit_checkpoint_seconds <= 0:
+        return
+    key = checkpoints.load_key(cfg.audit_key_path)
+
+    def take() -> None:
+        with sessions.begin() as db:
+            checkpoints.take(db, key)
+
+    while True:
+        await asyncio.sleep(cfg.audit_checkpoint_seconds)
+        try:
+            await asyncio.to_thread(take)
+        except SQLAlchemyError as err:
+            log.warning("audit checkpoint not taken: %s", err)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -56,7 +104,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(cfg.store_url)
+        engine = make_engine(
+            cfg.store_url, cfg.store_lock_timeout_ms, cfg.store_statement_timeout_ms
+        )
         sessions = session_factory(engine)
         temporal = await Client.connect(
             cfg.temporal_address, namespace=cfg.temporal_namespace, lazy=True
@@ -68,9 +118,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             credentials=CredentialStore.load(cfg.credentials_path),
             temporal=temporal,
             metrics=app_metrics,
-            gate=asyncio.Lock() if cfg.store_url.startswith("sqlite") else None,
         )
+        # refuse a short session secret at start-up, not at the first page
+        web_session.session_secret(cfg.var_dir)
+        background = [
+            asyncio.create_task(_watch_sign_outs(app, sessions)),
+            asyncio.create_task(_checkpoints(cfg, sessions)),
+        ]
         yield
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         engine.dispose()
 
     app = FastAPI(
@@ -108,6 +166,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit,
         managers,
         points,
+        kpis,
+        outages,
     ):
         app.include_router(module.router)
     app.include_router(protections.router)  # registrations, holds, moratoria

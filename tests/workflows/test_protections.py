@@ -14,7 +14,7 @@ import rules
 from activities import policy_store, workflow_starts
 from services import protections as svc
 from services.evidence import EvidenceNotFound, evidence_pack
-from store.models import Assignment, Customer
+from store.models import Assignment, Customer, Registration
 from tests.protect.bundles import texts_for
 from tests.workflows.conftest import DAY, Rig
 from tests.workflows.cutoff_checker import check_cutoffs
@@ -264,3 +264,28 @@ async def test_one_ladder_per_customer_takes_every_bill(rig: Rig) -> None:
     assert [m.action for m in rig.outbox(wid)] == ["sms_reminder"]  # one ladder, one reminder
     await h.signal("payment", PaymentSignal(120.0, settled=True))
     assert (await h.result()).outcome == "settled"
+
+
+async def test_registration_review_opens_ahead_of_expiry(rig: Rig) -> None:
+    rig.customer("PV1")
+    today = (await rig.env.get_current_time()).date()
+    end = today + timedelta(days=40)
+    row = svc.register(
+        rig.sessions, "PV1", "REG-PV1", "life_support", "CERT-9", "Dr. Ma", LONG_AGO, end, "crm"
+    )
+    wid = await svc.schedule_review(rig.env.client, rig.queue, row, 30 * DAY)
+    assert wid == "registration:REG-PV1"
+    rig.started.append(wid)
+    h = rig.env.client.get_workflow_handle(wid, result_type=ProcessResult)
+    task = await rig.task(wid, "registration_review")
+    opened = await rig.env.get_current_time()
+    assert end - timedelta(days=31) <= opened.date() <= end - timedelta(days=29)
+    renewed = end + timedelta(days=365)
+    await rig.complete(h, task, outcome="renewed", valid_to=renewed.isoformat())
+    await rig.drive(lambda: (rig.steps(wid).get("reviewed") or {}).get("outcome") == "renewed")
+    with rig.sessions() as s:
+        assert s.get(Registration, "REG-PV1").valid_to == renewed
+    # the renewed certificate's review is decided through the API this time
+    decided = svc.review(rig.sessions, "REG-PV1", "ended", None, "supervisor.wang")
+    await svc.review_decided(rig.env.client, decided)
+    assert (await h.result()).outcome == "ended"
