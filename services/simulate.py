@@ -155,7 +155,7 @@ def _event_call(cid: str, ev: ScenarioEvent) -> tuple[str, str, Any]:
     return "none", ev.type, None  # complaint: counters only, no process
 
 
-class _Driver:
+class Driver:
     """Applies events on their day and answers tasks; the sandbox's `on_idle`."""
 
     def __init__(self, sb: Sandbox, sc: Scenario, cid: str, abc: str, start: datetime) -> None:
@@ -165,11 +165,15 @@ class _Driver:
         self.done: set[str] = set()
         self.notes: list[Seen] = []
 
-    async def start_segment_processes(self, wanted: dict[str, Any], before: dict[str, Any]) -> None:
-        change = processes.diff(self.cid, before, wanted)
+    async def start_segment_processes(
+        self, wanted: dict[str, Any], before: dict[str, Any], cid: str | None = None
+    ) -> None:
+        """Start (and stop) the segment processes `wanted` asks of `cid` (default: ours)."""
+        who = cid or self.cid
+        change = processes.diff(who, before, wanted)
         await processes.apply(self.sb.client, self.sb.queue, [change])
         for name, _ in change.start:
-            self.sb.follow(processes.workflow_id(name, self.cid))
+            self.sb.follow(processes.workflow_id(name, who))
 
     async def __call__(self, now: datetime) -> tuple[bool, datetime | None]:
         acted = False
@@ -230,13 +234,13 @@ class _Driver:
             assert row is not None
             record = rules.validate_record({**customer_store.record_of(row), **data})
             customer_store.store_record(s, record)
-            return _store_assignment(s, bundle, record, abc)
+            return store_assignment(s, bundle, record, abc)
 
         before, after = await self.sb.store(work)
         await self.start_segment_processes(after, before)
 
 
-def _store_assignment(
+def store_assignment(
     s: Session, bundle: rules.Bundle, record: dict[str, Any], abc: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Segment `record` under `bundle`; (processes before, processes after)."""
@@ -265,7 +269,7 @@ async def run(
     def load(s: Session) -> None:
         customer_store.store_record(s, record)
         s.flush()
-        _store_assignment(s, bundle, record, abc)
+        store_assignment(s, bundle, record, abc)
 
     async with open_sandbox(bundle, load, settings) as sb:
         start = await sb.now()
@@ -273,7 +277,7 @@ async def run(
             await sb.env.sleep((sc.start - start).total_seconds())
             start = await sb.now()
         assignment = reference_assign(bundle, record, abc)
-        driver = _Driver(sb, sc, cid, abc, start)
+        driver = Driver(sb, sc, cid, abc, start)
         await driver.start_segment_processes(assignment.processes, {})
         await sb.run(start + timedelta(days=sc.days), driver)
         seen = [*driver.notes, *sb.seen]
