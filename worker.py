@@ -35,6 +35,7 @@ from workflows.closure import ClosureWorkflow
 from workflows.hazard import HazardWorkflow
 from workflows.key_account import ServiceRequestWorkflow, VisitWorkflow
 from workflows.outage import OutageWorkflow
+from workflows.registration import RegistrationReviewWorkflow
 from workflows.scheduled import SCHEDULED_WORKFLOWS
 from workflows.segmentation import SegmentationRunWorkflow
 
@@ -44,6 +45,7 @@ CONTROL_WORKFLOWS: list[type[Any]] = [SegmentationRunWorkflow]
 PROCESS_WORKFLOWS: list[type[Any]] = [
     CallbackWorkflow,
     ArrearsWorkflow,
+    RegistrationReviewWorkflow,
     HazardWorkflow,
     ClosureWorkflow,
     VisitWorkflow,

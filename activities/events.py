@@ -203,8 +203,12 @@ async def route(ctx: Context, etype: str, customer_id: str | None, data: _Data) 
         routed.append(started.workflow_id)
         out["started"].append(kind)
 
-    if isinstance(data, BillOverdue):
-        await start("arrears", ArrearsInput(str(customer_id), data.bill_id, data.amount))
+    if isinstance(data, BillOverdue):  # one ladder per customer: the bill joins it
+        joined = await workflow_starts.join_arrears(
+            ctx.client, ctx.task_queue, ArrearsInput(str(customer_id), data.bill_id, data.amount)
+        )
+        routed.append(joined.workflow_id)
+        out["started"].append("arrears")
     elif isinstance(data, PaymentReceived):
         cid = str(customer_id)
         award = ctx.engine.accrue_points(
@@ -213,14 +217,15 @@ async def route(ctx: Context, etype: str, customer_id: str | None, data: _Data) 
         out["points"] = award.to_json()
         out["points_booked"] = _book(ctx, award, data.payment_id)
         out["assignment"] = await _bump(ctx, cid)
-        targets = ([f"arrears:{cid}:{data.bill_id}"] if data.bill_id
-                   else await _open_arrears(ctx, cid))  # fmt: skip
+        # the customer's one ladder takes every bill (visibility also finds ladders started
+        # under the former per-bill ids)
+        targets = sorted({f"arrears:{cid}", *await _open_arrears(ctx, cid)})
         signal = PaymentSignal(data.amount, data.settled, data.remaining, data.payment_id)
         for wid in targets:
             if await _signal(ctx, wid, "payment", signal):
                 routed.append(wid)
     elif isinstance(data, PaymentPlanAgreed | InstalmentMissed):
-        wid = f"arrears:{customer_id}:{data.bill_id}"
+        wid = f"arrears:{customer_id}"
         name, payload = (
             ("payment_plan", PaymentPlanSignal(data.instalments))
             if isinstance(data, PaymentPlanAgreed) else ("instalment_missed",

@@ -26,6 +26,7 @@ from activities.inbox import plan_facts
 from activities.protection_calendar import current_calendar, moratorium_on
 from rules.arrears_params import ArrearsParams, TaskBlock
 from rules.jurisdiction import Floor
+from services import protections as registrations
 from store import audit
 from store.models import Assignment, AuditEntry, Customer, Hold, PolicyVersion, Registration
 from workflows import calendar as cal
@@ -37,6 +38,7 @@ from workflows.arrears_payloads import (
     ProtectionReason,
     ProtectionRequest,
     ProtectionVerdict,
+    ReviewDecision,
 )
 from workflows.arrears_payloads import TaskBlock as PlanTask
 
@@ -258,9 +260,17 @@ class ProtectionActivities:
             },
         )
 
+    @activity.defn(name="apply_registration_review")
+    def apply_registration_review(self, req: ReviewDecision) -> str:
+        """Apply the review task's decision to the registration (idempotent)."""
+        valid_to = date.fromisoformat(req.valid_to) if req.valid_to else None
+        row = registrations.review(self._sessions, req.registration_id, req.outcome, valid_to,
+                                   req.actor)  # fmt: skip
+        return row.status
+
     def all(self) -> list[Any]:
         """Every activity of this class, for the worker."""
-        return [self.arrears_plan, self.check_protections]
+        return [self.arrears_plan, self.check_protections, self.apply_registration_review]
 
 
 __all__ = ["ProtectionActivities", "floor_terms", "plan_of", "rules"]

@@ -20,6 +20,7 @@ from temporalio.common import (
 )
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+from workflows.arrears_payloads import BillSignal
 from workflows.payloads import SA_CUSTOMER, SA_KIND
 from workflows.process_payloads import (
     ArrearsInput,
@@ -40,7 +41,8 @@ class Kind:
 
 
 KINDS: dict[str, Kind] = {
-    "arrears": Kind("arrears", ArrearsInput, "arrears:{customer_id}:{bill_id}"),
+    # one ladder per customer: later overdue bills join it (`join_arrears`)
+    "arrears": Kind("arrears", ArrearsInput, "arrears:{customer_id}"),
     "hazard": Kind("hazard", HazardInput, "hazard:{customer_id}:{inspection_id}"),
     "closure": Kind("closure", ClosureInput, "closure:{customer_id}"),
     "service_request": Kind(
@@ -93,6 +95,26 @@ async def start(client: Client, task_queue: str, kind: str, inp: Any) -> Started
     if running is not None and _normal(running) != _normal(fields):
         raise InputConflict(wid, running)
     return Started(wid, run_id)
+
+
+async def join_arrears(client: Client, task_queue: str, inp: ArrearsInput) -> Started:
+    """Start the customer's arrears ladder with this bill, or add the bill to the running one
+    (signal-with-start: one ladder per customer takes every overdue bill)."""
+    wid = KINDS["arrears"].key.format(customer_id=inp.customer_id)
+    attrs = [
+        SearchAttributePair(SearchAttributeKey.for_keyword(SA_KIND), "arrears"),
+        SearchAttributePair(SearchAttributeKey.for_keyword(SA_CUSTOMER), inp.customer_id),
+    ]
+    handle = await client.start_workflow(
+        KINDS["arrears"].workflow,
+        inp,
+        id=wid,
+        task_queue=task_queue,
+        start_signal="bill_overdue",
+        start_signal_args=[BillSignal(inp.bill_id, inp.amount)],
+        search_attributes=TypedSearchAttributes(attrs),
+    )
+    return Started(wid, handle.result_run_id or "")
 
 
 def _normal(fields: dict[str, Any]) -> dict[str, Any]:

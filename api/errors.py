@@ -52,6 +52,22 @@ def problem_response(request: Request, err: ApiError) -> JSONResponse:
     return JSONResponse(body.model_dump(), err.status, media_type=PROBLEM, headers=headers)
 
 
+# domain error codes of the services -> HTTP status and title
+DOMAIN_STATUS: dict[str, tuple[int, str]] = {
+    "not_found": (404, "Not found"),
+    "forbidden": (403, "Forbidden"),
+    "conflict": (409, "Conflict"),
+    "invalid": (422, "Invalid request"),
+    "unavailable": (503, "Temporal unavailable"),
+}
+
+
+def domain_problem(code: str, message: str, errors: list[dict[str, Any]] | None = None) -> ApiError:
+    """A service's refusal (code, message, field errors) as an ApiError."""
+    status, title = DOMAIN_STATUS.get(code, (500, "Internal error"))
+    return ApiError(status, title, message, errors)
+
+
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"model": Problem, "content": {PROBLEM: {}}, "description": text}
     for code, text in {

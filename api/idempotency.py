@@ -1,22 +1,93 @@
 """`Idempotency-Key` on POST: a retried request gets the first response, not a second effect.
 
-Keys are scoped to the caller (hash of the bearer token's principal would need a lookup, so
-the token hash is used). The same key with a different body is refused with 422.
+Keys are scoped to the caller (the hash of the Authorization header). The key's row is the
+lock: it is inserted (as "pending") BEFORE the request runs, so of two concurrent requests
+with one key exactly one runs; the other gets 409 while the first is in flight and the
+stored response afterwards. The same key with a different body is refused with 422. A
+request that ends in 5xx, 401 or 403 releases its key (a retry may run). A pending row names
+its process (host:pid); when that process is gone (the API died mid-request) or the row is
+older than PENDING_TTL (another host), a retry takes the key over.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
 
 from api.errors import ApiError, problem_response
 from store.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
+PENDING = 0  # status_code of a key whose request is still running
+PENDING_TTL = timedelta(minutes=5)
+OWNER = f"pending:{socket.gethostname()}:{os.getpid()}"
+
+
+def _abandoned(seen: IdempotencyRecord) -> bool:
+    created = seen.created_at if seen.created_at.tzinfo else seen.created_at.replace(tzinfo=UTC)
+    if datetime.now(UTC) - created > PENDING_TTL:
+        return True
+    _, host, pid = [*seen.body.split(":"), "", "", ""][:3]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)  # signal 0: does the process exist?
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def _claim(
+    sessions: sessionmaker[Session], key: str, owner: str, digest: str
+) -> IdempotencyRecord | None:
+    """Insert the pending row (None: this request runs) or return the row that exists."""
+    for _ in range(2):
+        with sessions() as s:
+            s.add(IdempotencyRecord(key=key, principal=owner, digest=digest,
+                                    status_code=PENDING, body=OWNER))  # fmt: skip
+            try:
+                s.commit()
+                return None
+            except IntegrityError:
+                s.rollback()
+            seen = s.get(IdempotencyRecord, (key, owner))
+            if seen is None:
+                continue  # released between our insert and our read: try once more
+            created = (
+                seen.created_at if seen.created_at.tzinfo else seen.created_at.replace(tzinfo=UTC)
+            )
+            if seen.status_code == PENDING and datetime.now(UTC) - created > PENDING_TTL:
+                _release(sessions, key, owner)
+                continue
+            s.expunge(seen)
+            return seen
+    return None
+
+
+def _release(sessions: sessionmaker[Session], key: str, owner: str) -> None:
+    with sessions() as s:
+        s.execute(delete(IdempotencyRecord).where(
+            IdempotencyRecord.key == key, IdempotencyRecord.principal == owner))  # fmt: skip
+        s.commit()
+
+
+def _finish(sessions: sessionmaker[Session], key: str, owner: str, status: int, body: str) -> None:
+    with sessions() as s:
+        s.execute(update(IdempotencyRecord).where(
+            IdempotencyRecord.key == key, IdempotencyRecord.principal == owner,
+        ).values(status_code=status, body=body))  # fmt: skip
+        s.commit()
 
 
 def install(app: FastAPI) -> None:
@@ -36,49 +107,41 @@ def install(app: FastAPI) -> None:
         owner = hashlib.sha256(request.headers.get("authorization", "").encode()).hexdigest()
         body = await request.body()
         digest = hashlib.sha256(request.url.path.encode() + b"\0" + body).hexdigest()
-        app_state = request.app.state.segflow
-        sessions = app_state.sessions
-        async with app_state.store_turn():
-            with sessions() as s:
-                seen = s.get(IdempotencyRecord, (key, owner))
-            if seen is not None:
-                if seen.digest != digest:
-                    return problem_response(
-                        request,
-                        ApiError(
-                            422, "Idempotency-Key reused", "the key was used with another request"
-                        ),
-                    )
-                return Response(
-                    seen.body,
-                    seen.status_code,
-                    media_type="application/json",
-                    headers={"Idempotent-Replayed": "true"},
+        sessions = request.app.state.segflow.sessions
+        # in a thread: the insert may wait for SQLite's write lock, the loop must not
+        seen = await run_in_threadpool(_claim, sessions, key, owner, digest)
+        if seen is not None:
+            if seen.digest != digest:
+                return problem_response(
+                    request,
+                    ApiError(
+                        422, "Idempotency-Key reused", "the key was used with another request"
+                    ),
                 )
-        response = await call_next(request)
+            if seen.status_code == PENDING:
+                return problem_response(
+                    request,
+                    ApiError(409, "Request in progress", "a request with this key is running"),
+                )
+            return Response(
+                seen.body,
+                seen.status_code,
+                media_type="application/json",
+                headers={"Idempotent-Replayed": "true"},
+            )
+        try:
+            response = await call_next(request)
+        except BaseException:
+            await run_in_threadpool(_release, sessions, key, owner)
+            raise
         if response.status_code >= 500 or response.status_code in (401, 403):
+            await run_in_threadpool(_release, sessions, key, owner)
             return response
         chunks = [chunk async for chunk in response.body_iterator]  # type: ignore[attr-defined]
         payload = b"".join(c if isinstance(c, bytes) else c.encode() for c in chunks)
-        record = IdempotencyRecord(
-            key=key,
-            principal=owner,
-            digest=digest,
-            status_code=response.status_code,
-            body=payload.decode(),
+        await run_in_threadpool(
+            _finish, sessions, key, owner, response.status_code, payload.decode()
         )
-
-        def remember() -> None:
-            with sessions() as s:
-                s.add(record)
-                try:
-                    s.commit()
-                except IntegrityError:
-                    s.rollback()  # a concurrent twin stored it first: the same answer
-
-        # In a thread, not in the store turn: the route's session (and its turn) is released
-        # only after this response is sent, so waiting for the turn here would never end.
-        await run_in_threadpool(remember)
         headers = {k: v for k, v in response.headers.items() if k.lower() != "content-length"}
         return Response(
             payload, response.status_code, headers=headers, media_type=response.media_type

@@ -21,7 +21,9 @@ from api.routes import (
     evidence,
     foresight,
     health,
+    kpis,
     managers,
+    outages,
     points,
     policies,
     protections,
@@ -108,6 +110,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit,
         managers,
         points,
+        kpis,
+        outages,
     ):
         app.include_router(module.router)
     app.include_router(protections.router)  # registrations, holds, moratoria

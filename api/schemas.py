@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
+
+from store.models import Task
+from workflows.task_kinds import schema_for
 
 
 class AssignmentOut(BaseModel):
@@ -126,3 +129,26 @@ class CustomerPage(BaseModel):
 
     items: list[CustomerSummary]
     next: str | None = Field(description="Pass as `after` for the next page; null at the end.")
+
+
+def task_out(task: Task) -> TaskOut:
+    """API (and page) form of a task row."""
+    due = task.due_at if task.due_at.tzinfo else task.due_at.replace(tzinfo=UTC)
+    return TaskOut(
+        task_id=task.task_id,
+        workflow_id=task.workflow_id,
+        kind=task.kind,
+        title=task.title,
+        customer_id=task.customer_id,
+        queue=task.queue,
+        assignee=task.assignee,
+        status=task.status,
+        due_at=due,
+        overdue=task.status in ("open", "claimed") and due < datetime.now(UTC),
+        context=task.context,
+        result=task.result,
+        completed_by=task.completed_by,
+        completed_at=task.completed_at,
+        policy_version=task.policy_version,
+        completion_schema=schema_for(task.kind),
+    )

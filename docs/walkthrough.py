@@ -174,7 +174,7 @@ def main() -> None:
     w.call("policy_owner", "POST", "/v1/policies", {"files": {"segments.yaml": "abc: [1"}})
     w.say("## Auditor (role `auditor`)\n")
     w.call("auditor", "GET", "/v1/customers/W-HOSP-1", limit=2500)
-    flows = ["arrears:W-HOSP-1:B2026-11", "hazard:W-HOSP-1:INS-7", "closure:C000007"]
+    flows = ["arrears:W-HOSP-1", "hazard:W-HOSP-1:INS-7", "closure:C000007"]
     flows += [tasks[0]["workflow_id"]] if tasks else []
     flows += [wf["workflow_id"] for wf in w.call("auditor", "GET", "/v1/workflows?kind=outage")]
     flows += ["visit:C000000"]

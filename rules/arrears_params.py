@@ -62,6 +62,7 @@ class ArrearsParams:
     life_support_disconnect: bool
     life_support_review: TaskBlock
     respect_calendar: bool
+    review_ahead_seconds: float = 30 * 86400.0  # registration review opens this long ahead
 
 
 def _secs(value: Any) -> float:
@@ -151,5 +152,6 @@ def build_arrears(doc: Document, issues: list[PolicyIssue]) -> ArrearsParams | N
         life_support_disconnect=bool(life.get("disconnect", False)),
         life_support_review=r.task(life, ("arrears", "life_support")),
         respect_calendar=bool(a.get("respect_calendar", True)),
+        review_ahead_seconds=_secs(life.get("review_ahead")) or 30 * 86400.0,
     )
     return params if r.ok else None

@@ -16,6 +16,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, TextIO
 
+from tqdm import tqdm
+
 from rules.diff import diff_bundles
 from rules.diff import render as render_diff
 from rules.errors import PolicyError, RecordError
@@ -90,22 +92,33 @@ class _Progress:
             self.stream.flush()
 
 
+def _lines(path: str) -> int:
+    with Path(path).open("rb") as handle:
+        return sum(1 for _ in handle)
+
+
 def _read(path: str) -> tuple[list[dict[str, Any]], int]:
-    """Valid records and the number of bad ones (reported as file:line: path: message)."""
+    """Valid records and the number of bad ones (reported as file:line: path: message);
+    a progress bar on a terminal for large inputs (reading and validating is the slow part)."""
     good: list[dict[str, Any]] = []
     bad = 0
     seen: set[str] = set()
-    for line, rec in read_records(Path(path)):
-        if isinstance(rec, RecordError):
-            bad += 1
-            for issue in rec.issues:
-                print(f"{path}:{line}: {issue.path or '-'}: {issue.message}", file=sys.stderr)
-        elif rec["customer_id"] in seen:
-            bad += 1
-            print(f"{path}:{line}: customer_id: duplicate {rec['customer_id']!r}", file=sys.stderr)
-        else:
-            seen.add(rec["customer_id"])
-            good.append(rec)
+    total = _lines(path) if sys.stderr.isatty() else 0
+    with tqdm(total=total, desc="read", unit=" lines", file=sys.stderr,
+              disable=total < PROGRESS_MIN, mininterval=0.5) as bar:  # fmt: skip
+        for line, rec in read_records(Path(path)):
+            bar.update(line - bar.n)
+            if isinstance(rec, RecordError):
+                bad += 1
+                for issue in rec.issues:
+                    print(f"{path}:{line}: {issue.path or '-'}: {issue.message}", file=sys.stderr)
+            elif rec["customer_id"] in seen:
+                bad += 1
+                print(f"{path}:{line}: customer_id: duplicate {rec['customer_id']!r}",
+                      file=sys.stderr)  # fmt: skip
+            else:
+                seen.add(rec["customer_id"])
+                good.append(rec)
     return good, bad
 
 

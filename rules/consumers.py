@@ -30,12 +30,6 @@ PENDING: frozenset[str] = frozenset(
         "early_bill_reminder",
         "onsite_collection",
         "arrears_tracking",
-        "telephone_acceptance",
-        "paid_services",
-        "outage_archive",
-        "info_push_topics",
-        "channel_guidance",
-        "prepayment_recommended",
     }
 )
 
@@ -149,7 +143,7 @@ CONSUMERS: dict[str, Consumer] = {
         "extended services are redeemed without spending points",
     ),
     "telephone_acceptance": Consumer(
-        _OFFERS, "telephone_acceptance", "the customer page offers acceptance by telephone"
+        _OFFERS, "telephone_acceptance", "the task page's customer card offers phone acceptance"
     ),
     "paid_services": Consumer(_OFFERS, "paid_services", "the customer page offers paid services"),
     "outage_archive": Consumer(

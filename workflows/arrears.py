@@ -55,7 +55,7 @@ class ArrearsWorkflow(ArrearsBase):
         """Run the ladder until settlement, cancellation or reconnection."""
         self._begin(inp.customer_id)
         self._bills.setdefault(inp.bill_id, inp.amount)
-        self._facts.update({"bill_id": inp.bill_id, "amount": inp.amount})
+        self._facts.update({"bill_id": inp.bill_id, "amount": inp.amount, "bills": self._bills})
         self._started = self._now()
         plan: ArrearsPlan = await workflow.execute_activity(
             "arrears_plan", ArrearsPlanRequest(inp.customer_id),

@@ -151,3 +151,32 @@ class BillSignal:
 
     bill_id: str
     amount: float = 0.0
+
+
+@dataclass
+class RegistrationReviewInput:
+    """Workflow `registration:{registration_id}`: review a registration before it expires."""
+
+    registration_id: str
+    customer_id: str
+    kind: str
+    valid_to: str  # ISO date: the certificate's last day
+    review_ahead_seconds: float = 30 * 86400.0
+
+
+@dataclass
+class RegistrationReviewed:
+    """`reviewed`: the review was decided elsewhere (API / page): renewed or ended."""
+
+    outcome: str  # renewed / ended
+    valid_to: str = ""  # the new last day when renewed
+
+
+@dataclass
+class ReviewDecision:
+    """Activity input: apply a review decided in the review task."""
+
+    registration_id: str
+    outcome: str
+    valid_to: str = ""
+    actor: str = "workflow"

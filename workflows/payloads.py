@@ -61,11 +61,15 @@ class TaskCompletion:
 
 @dataclass
 class TaskCompletionResult:
-    """Update output."""
+    """Update output. `result` and `actor` are the completion the workflow took: a second
+    Update with the same id (the task id) gets the first one's outcome, and the caller
+    compares them with its own request."""
 
     task_id: str
     accepted: bool
     stage: str
+    result: dict[str, Any] | None = None
+    actor: str = ""
 
 
 @dataclass

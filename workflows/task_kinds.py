@@ -107,6 +107,21 @@ TASK_KINDS.update(
             "title": "Arrears settled: reconnect the supply",
             "schema": _outcome_schema(["reconnected", "failed"]),
         },
+        "registration_review": {
+            "title": "Life-support / medical registration expires: review it",
+            "schema": {
+                **_outcome_schema(
+                    ["renewed", "ended"],
+                    valid_to={
+                        "type": "string",
+                        "format": "date",
+                        "description": "The new last day (renewed).",
+                    },
+                ),
+                "if": {"properties": {"outcome": {"const": "renewed"}}},
+                "then": {"required": ["valid_to"]},
+            },
+        },
         "life_support_review": {
             "title": "Arrears of a life-support customer: no disconnection, review",
             "schema": _outcome_schema(["acknowledged", "payment_arranged", "referred"]),

@@ -68,7 +68,10 @@ class HumanTasks:
         inbox row is closed."""
         self._done[completion.task_id] = completion
         await workflow.wait_condition(lambda: completion.task_id not in self._open)
-        return TaskCompletionResult(completion.task_id, True, self._stage)
+        taken = self._done[completion.task_id]
+        return TaskCompletionResult(
+            completion.task_id, True, self._stage, taken.result, taken.actor
+        )
 
     @complete_task.validator
     def _validate_completion(self, completion: TaskCompletion) -> None:

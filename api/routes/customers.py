@@ -25,7 +25,7 @@ from api.schemas import (
     CustomerPage,
     CustomerSummary,
 )
-from services import abc_cuts
+from services import abc_cuts, access
 from store import audit
 from store.credentials import Principal
 from store.models import Assignment, Customer
@@ -107,11 +107,14 @@ async def put_customer(
 def get_customer(
     customer_id: str,
     db: Db,
-    _: Annotated[Principal, Depends(require("crm", "auditor", "supervisor", "agent"))],
+    principal: Annotated[
+        Principal, Depends(require("crm", "auditor", "supervisor", "agent", "inspector"))
+    ],
 ) -> CustomerOut:
-    """The stored record, the current assignment and its explanation."""
+    """The stored record, the current assignment and its explanation. Agents and inspectors
+    read only customers they have a task for (others: 404, as if absent)."""
     row = db.get(Customer, customer_id)
-    if row is None:
+    if row is None or not access.may_read_customer(db, principal, customer_id):
         raise ApiError(404, "Not found", f"no customer {customer_id}")
     assignment = db.get(Assignment, customer_id)
     explanation = None

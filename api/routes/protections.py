@@ -114,7 +114,16 @@ async def post_registration(
     told = await svc.signal_ladders(
         app.temporal, customer_id, ProtectionChanged(body.kind, True, body.registration_id)
     )
-    return {"registration_id": row.registration_id, "status": row.status, "signalled": told}
+    review = None
+    if row.valid_to is not None:
+        ahead = await run_in_threadpool(svc.review_ahead_seconds, app.sessions)
+        review = await svc.schedule_review(app.temporal, app.settings.task_queue, row, ahead)
+    return {
+        "registration_id": row.registration_id,
+        "status": row.status,
+        "signalled": told,
+        "review_workflow": review,
+    }
 
 
 @router.post(
@@ -131,6 +140,7 @@ async def post_review(
     row = await _run(
         svc.review, app.sessions, registration_id, body.outcome, body.valid_to, who.name
     )
+    await svc.review_decided(app.temporal, row)
     told = await svc.signal_ladders(
         app.temporal,
         row.customer_id,

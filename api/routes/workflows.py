@@ -8,7 +8,7 @@ from functools import partial
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field, TypeAdapter, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from temporalio.client import WorkflowExecutionStatus, WorkflowQueryFailedError
@@ -19,19 +19,31 @@ from api import timeline
 from api.deps import Db, State, audit_and_commit, require
 from api.errors import ERROR_RESPONSES, ApiError
 from api.schemas import WorkflowHistory
+from services import access
 from store.credentials import Principal
 from store.models import Customer
 from workflows.payloads import CancelRequest
 
 router = APIRouter(prefix="/v1/workflows", tags=["workflows"], responses=ERROR_RESPONSES)
 READERS = ("crm", "auditor", "supervisor")
+HOLDERS = ("agent", "inspector")  # object-level: workflows they have a task in
+
+
+async def _readable(db: Session, principal: Principal, workflow_id: str) -> None:
+    if not await run_in_threadpool(access.may_read_workflow, db, principal, workflow_id):
+        raise ApiError(404, "Not found", f"no workflow {workflow_id}")
 
 
 @router.get("/{workflow_id}", summary="A workflow's status and current state.")
 async def get_workflow(
-    workflow_id: str, app: State, _: Annotated[Principal, Depends(require(*READERS))]
+    workflow_id: str,
+    app: State,
+    db: Db,
+    principal: Annotated[Principal, Depends(require(*READERS, *HOLDERS))],
 ) -> dict[str, Any]:
-    """Temporal's description plus the workflow's `state` query while it runs."""
+    """Temporal's description plus the workflow's `state` query while it runs. Agents and
+    inspectors read only workflows they have a task in (others: 404)."""
+    await _readable(db, principal, workflow_id)
     handle = app.temporal.get_workflow_handle(workflow_id)
     try:
         desc = await handle.describe()
@@ -63,9 +75,14 @@ async def get_workflow(
     summary="Readable timeline: every step, timer, task, who and when, across runs.",
 )
 async def history(
-    workflow_id: str, app: State, db: Db, _: Annotated[Principal, Depends(require(*READERS))]
+    workflow_id: str,
+    app: State,
+    db: Db,
+    principal: Annotated[Principal, Depends(require(*READERS, *HOLDERS))],
 ) -> WorkflowHistory:
-    """Built from the Temporal history of every run and the store's audit log."""
+    """Built from the Temporal history of every run and the store's audit log. Agents and
+    inspectors read only workflows they have a task in (others: 404)."""
+    await _readable(db, principal, workflow_id)
     result = await timeline.build(app.temporal, db, workflow_id)  # store reads off the loop
     if result.runs == 0:
         raise ApiError(404, "Not found", f"no workflow {workflow_id}")
@@ -133,13 +150,35 @@ class SignalIn(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict, description="The signal's fields.")
 
 
-SIGNALS = {
-    "leave",
-    "payment",
-    "payment_plan",
-    "instalment_missed",
-    "rectification_reported",
-    "case_settled",
+_SignalId = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
+
+
+class _Signal(BaseModel):
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class RectificationReportedIn(_Signal):
+    """`rectification_reported` (hazard workflows): the customer says hazards are fixed."""
+
+    hazard_ids: list[_SignalId] = Field(default_factory=list, max_length=100)
+    note: str = Field(default="", max_length=500)
+
+
+class CaseSettledIn(_Signal):
+    """`case_settled` (closure workflows): the theft / tampering case is settled."""
+
+    case_id: str = Field(default="", max_length=64)
+    amount_paid: float = Field(default=0.0, ge=0, le=1e12)
+    note: str = Field(default="", max_length=500)
+
+
+# name -> (payload model, workflow id prefix). Payments, payment plans and missed instalments
+# arrive only as CRM events (validated there, deduplicated by event id); `leave` comes only
+# from segmentation and `cancel` only from a supervisor (POST .../cancel), so neither can be
+# forged here.
+SIGNALS: dict[str, tuple[type[_Signal], str]] = {
+    "rectification_reported": (RectificationReportedIn, "hazard:"),
+    "case_settled": (CaseSettledIn, "closure:"),
 }
 
 
@@ -153,11 +192,32 @@ async def signal(
     db: Db,
     principal: Annotated[Principal, Depends(require("crm", "supervisor"))],
 ) -> dict[str, Any]:
-    """Deliver a named signal (only the documented ones)."""
+    """Deliver a named signal (`rectification_reported` to a hazard workflow, `case_settled`
+    to a closure); the payload is validated against the signal's model (422 with its path)."""
     if name not in SIGNALS:
-        raise ApiError(422, "Unknown signal", f"one of {sorted(SIGNALS)}")
+        raise ApiError(
+            422, "Unknown signal", f"one of {sorted(SIGNALS)}",
+            errors=[{"path": "path.name", "message": f"one of {sorted(SIGNALS)}"}],
+        )  # fmt: skip
+    model, prefix = SIGNALS[name]
+    if not workflow_id.startswith(prefix):
+        raise ApiError(
+            422, "Wrong workflow", f"{name} goes to {prefix}... workflows",
+            errors=[{"path": "path.workflow_id", "message": f"expected {prefix}..."}],
+        )  # fmt: skip
     try:
-        await app.temporal.get_workflow_handle(workflow_id).signal(name, body.payload)
+        payload = model.model_validate(body.payload).model_dump()
+    except ValidationError as err:
+        errors = [
+            {
+                "path": ".".join(["body", "payload", *(str(p) for p in e["loc"])]),
+                "message": e["msg"],
+            }
+            for e in err.errors()
+        ]
+        raise ApiError(422, "Invalid signal", errors=errors) from err
+    try:
+        await app.temporal.get_workflow_handle(workflow_id).signal(name, payload)
     except RPCError as err:
         raise ApiError(404, "Not found", f"no running workflow {workflow_id}") from err
     await run_in_threadpool(
@@ -168,7 +228,7 @@ async def signal(
             action=f"workflow.signal.{name}",
             target=f"workflow:{workflow_id}",
             request_id=request.state.request_id,
-            detail={"payload": body.payload},
+            detail={"payload": payload},
         )
     )
     return {"workflow_id": workflow_id, "signal": name, "accepted": True}

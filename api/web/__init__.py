@@ -15,6 +15,7 @@ from api.web import (
     pages_foresight,
     pages_kpi,
     pages_policy,
+    pages_strategies,
     pages_supervisor,
     pages_tasks,
 )
@@ -29,6 +30,7 @@ for _module in (
     pages_audit,
     pages_evidence,
     pages_kpi,
+    pages_strategies,
 ):
     router.include_router(_module.router)
 

@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
 from api.errors import ApiError
-from api.routes import tasks as task_api
-from api.schemas import TaskOut
+from api.schemas import TaskOut, task_out
 from api.web import i18n, session
 from api.web.i18n import N_
 from api.web.session import WebSession
+from services import tasks as task_service
 from store.credentials import Principal
 
 HERE = Path(__file__).resolve().parent
@@ -37,6 +37,7 @@ NAV = [
     ("/web/policies", N_("Policies"), ("policy_owner",)),
     ("/web/audit", N_("Audit"), ("auditor", "supervisor")),
     ("/web/kpi", N_("KPIs"), ("auditor", "supervisor", "policy_owner")),
+    ("/web/outages", N_("Outage planning"), ("supervisor", "auditor")),
 ]
 
 
@@ -88,10 +89,7 @@ async def checked_fields(request: Request, sess: WebSession) -> dict[str, str]:
 
 def open_tasks(db: Session, principal: Principal, limit: int) -> list[TaskOut]:
     """The caller's open tasks and role queues, overdue first (the API's list and visibility)."""
-    return task_api.list_tasks(
-        db=db, principal=principal, status=None, kind=None, customer_id=None,
-        workflow_id=None, limit=limit, offset=0,
-    )  # fmt: skip
+    return [task_out(t) for t in task_service.list_tasks(db, principal, limit=limit)]
 
 
 def nav_for(principal: Principal | None) -> list[tuple[str, str]]:

@@ -17,7 +17,7 @@ from api.errors import ApiError
 from api.routes import audit as audit_api
 from api.routes import customers as customer_api
 from api.routes import workflows as workflow_api
-from api.routes.tasks import task_out
+from api.schemas import task_out
 from api.web.common import problem_text, redirect, render, user
 from store.models import Task
 
@@ -57,7 +57,7 @@ async def customer(request: Request, customer_id: str) -> Response:
 
     def load() -> tuple[Any, list[dict[str, Any]], list[Any]]:
         with state(request).sessions() as db:
-            found = customer_api.get_customer(customer_id=customer_id, db=db, _=p)
+            found = customer_api.get_customer(customer_id=customer_id, db=db, principal=p)
             entries = audit_api.search(
                 db=db, f=_filters(customer_id), _=p, limit=100, before_seq=None
             )
@@ -102,7 +102,7 @@ async def timeline(request: Request, workflow_id: str) -> Response:
     try:
         with state(request).sessions() as db:
             history = await workflow_api.history(
-                workflow_id=workflow_id, app=state(request), db=db, _=p
+                workflow_id=workflow_id, app=state(request), db=db, principal=p
             )
     except ApiError as err:
         return render(request, sess, "message.html", err.status, message=problem_text(err))

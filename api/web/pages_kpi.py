@@ -1,4 +1,5 @@
-"""KPI dashboard (paper 004): measurable outcomes of the strategies, with SVG charts.
+"""KPI dashboard (paper 004): measurable outcomes of the strategies, with SVG charts, and
+their trends per period and segment (services/kpis.py, as GET /v1/kpis).
 
 Numbers come from what the store already records: task rows (call-backs, SLA, closure
 inspections, re-inspections), the outbox (disconnect / reconnect orders), audit entries of
@@ -19,6 +20,7 @@ from sqlalchemy.orm import Session
 from api.deps import state
 from api.web import charts, i18n
 from api.web.common import render, user
+from services import kpis as kpi_service
 from store.models import Assignment, AuditEntry, OutboxMessage, Task
 
 router = APIRouter()
@@ -109,8 +111,14 @@ def _items(counter: dict[str, Any] | Counter[str], lang: str) -> list[tuple[str,
 def dashboard(request: Request) -> Response:
     """Tables and SVG bar charts of every KPI."""
     sess, _ = user(request, *VIEWERS)
+    period = request.query_params.get("period", "month")
+    segment = request.query_params.get("segment", "all")
+    if period not in kpi_service.PERIODS or segment not in kpi_service.SEGMENTS:
+        period, segment = "month", "all"
     with state(request).sessions() as db:
         k = kpis(db)
+        # trends per period (services/kpis.py, the same rows as GET /v1/kpis)
+        trends = kpi_service.compute(db, kpi_service.Query(period, segment))
     chart = {
         "callback": charts.bars("call-back outcomes", _items(k["callback"], sess.lang)),
         "sla": charts.bars("SLA", _items(k["sla"], sess.lang)),
@@ -123,4 +131,15 @@ def dashboard(request: Request) -> Response:
     seg_charts = {
         name: charts.bars(name, _items(c, sess.lang)) for name, c in k["segments"].items()
     }
-    return render(request, sess, "kpi.html", k=k, chart=chart, seg_charts=seg_charts)
+    return render(
+        request, sess, "kpi.html", k=k, chart=chart, seg_charts=seg_charts, trends=trends,
+        trend_columns=TREND_COLUMNS, period=period, segment=segment,
+        periods=kpi_service.PERIODS, segments=kpi_service.SEGMENTS,
+    )  # fmt: skip
+
+
+TREND_COLUMNS = (
+    "callback_completion", "sla_compliance", "arrears_recovered", "arrears_amount",
+    "arrears_days", "disconnections_on_time", "reconnections_on_time", "hazards_closed",
+    "closure_inspections", "visits_done", "visits_planned", "satisfaction",
+)  # fmt: skip

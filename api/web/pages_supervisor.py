@@ -15,11 +15,12 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import state
-from api.errors import ApiError
-from api.routes import tasks as task_api
+from api.errors import ApiError, domain_problem
 from api.routes import workflows as workflow_api
 from api.routes.audit import entry_json
 from api.web.common import checked_fields, open_tasks, problem_text, redirect, render, user
+from services import tasks as task_service
+from services.tasks import WORKERS, TaskError
 from store.credentials import ROLES
 from store.models import AuditEntry
 
@@ -53,7 +54,7 @@ def supervisor(request: Request) -> Response:
     approvals = [t for t in found if t.queue == "supervisor" or t.assignee == p.name]
     overdue = [t for t in found if t.overdue]
     people = sorted({q.name for q in state(request).credentials.principals()})
-    queues = [r for r in ROLES if r in task_api.WORKERS]
+    queues = [r for r in ROLES if r in WORKERS]
     return render(
         request,
         sess,
@@ -71,29 +72,25 @@ async def reassign(request: Request) -> Response:
     """Move a task to a person or back to a queue (reason required, audited)."""
     sess, p = user(request, "supervisor")
     form = await checked_fields(request, sess)
+    reason = form.get("reason", "").strip()
+    if len(reason) < 3:
+        sess.flash("Reason: at least 3 characters.")
+        return redirect(request, sess, "/web/supervisor")
+
+    def work() -> None:
+        with state(request).sessions() as db:
+            task_service.reassign(
+                db, p, form.get("task_id", ""), assignee=form.get("assignee") or None,
+                queue=form.get("queue") or None, reason=reason[:500],
+                known={q.name for q in state(request).credentials.principals()},
+                request_id=request.state.request_id,
+            )  # fmt: skip
+
     try:
-        body = task_api.ReassignIn(
-            assignee=form.get("assignee") or None,
-            queue=form.get("queue") or None,
-            reason=form.get("reason", "").strip(),
-        )
-
-        def work() -> None:
-            with state(request).sessions() as db:
-                task_api.reassign(
-                    task_id=form.get("task_id", ""),
-                    body=body,
-                    request=request,
-                    app=state(request),
-                    db=db,
-                    principal=p,
-                )
-
         await run_in_threadpool(work)  # store work off the event loop
         sess.flash("Task reassigned.")
-    except ValidationError:
-        sess.flash("Reason: at least 3 characters.")
-    except ApiError as err:
+    except TaskError as failed:
+        err = domain_problem(failed.code, failed.message, failed.errors)
         detail = "; ".join(str(e.get("message")) for e in err.errors)
         sess.flash(problem_text(err) + (f" ({detail})" if detail else ""))
     return redirect(request, sess, "/web/supervisor")

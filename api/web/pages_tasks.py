@@ -1,6 +1,6 @@
 """Sign-in, the inbox (phone first) and the task page with its schema-generated form.
 
-The inbox and the task page call the API's own task functions (`api.routes.tasks`), so the
+The inbox and the task page call the same task services as the API (`services.tasks`), so the
 visibility rule (an inspector never sees another inspector's task), the completion through
 the Temporal Update (task id = update id) and the audit entries are the API's, unchanged.
 """
@@ -18,12 +18,15 @@ from temporalio.common import SearchAttributeKey
 
 from activities import customers as customer_store
 from api.deps import state
-from api.errors import ApiError
-from api.routes import tasks as task_api
-from api.schemas import TaskCompleteIn, TaskOut
+from api.errors import domain_problem
+from api.schemas import TaskOut, task_out
 from api.web import forms, session
 from api.web.common import checked_fields, open_tasks, problem_text, redirect, render, user
 from api.web.i18n import N_
+from api.web.pages_strategies import OFFER_TEXT
+from services import offers
+from services import tasks as task_service
+from services.tasks import WORKERS, TaskError
 from store.credentials import Principal
 from store.models import Assignment, Customer, Task
 from workflows.payloads import SA_STAGE
@@ -94,7 +97,7 @@ async def signout(request: Request) -> Response:
 @router.get("/inbox")
 def inbox(request: Request) -> Response:
     """My tasks and my role queues, overdue first (the API's list and its visibility)."""
-    sess, p = user(request, *task_api.WORKERS)
+    sess, p = user(request, *WORKERS)
     with state(request).sessions() as db:
         found = open_tasks(db, p, 200)
     mine = [t for t in found if t.assignee == p.name]
@@ -105,9 +108,15 @@ def inbox(request: Request) -> Response:
 def _customer(db: Any, customer_id: str) -> dict[str, Any]:
     row = db.get(Customer, customer_id)
     assignment = db.get(Assignment, customer_id)
+    record = customer_store.record_of(row) if row else None
     return {
-        "record": customer_store.record_of(row) if row else None,
+        "record": record,
         "assignment": customer_store.assignment_json(assignment) if assignment else None,
+        # what the strategy asks the person serving the customer to offer (services/offers.py)
+        "offers": [
+            {**o, "text": OFFER_TEXT[o["key"]]}
+            for o in (offers.offers(assignment.actions or {}, record) if assignment else [])
+        ],
     }
 
 
@@ -135,23 +144,24 @@ async def _task_page(
     rows: dict[str, int] | None = None,
     problem: str | None = None,
 ) -> Response:
-    sess, p = user(request, *task_api.WORKERS)
+    sess, p = user(request, *WORKERS)
 
     def load() -> tuple[TaskOut, dict[str, Any], list[TaskOut]]:
         with state(request).sessions() as db:
-            task = task_api.get_task(task_id=task_id, db=db, principal=p)
+            task = task_out(task_service.get(db, p, task_id))
             following = [
-                task_api.task_out(t)
+                task_out(t)
                 for t in _open_tasks_of(db, task.workflow_id, task_id)
-                if task_api.may_act(p, t)
+                if task_service.may_act(p, t)
             ]
             return task, _customer(db, task.customer_id), following
 
     try:
         # store reads in the thread pool: a busy SQLite lock must not stall the event loop
         task, customer, following = await run_in_threadpool(load)
-    except ApiError as err:
-        return render(request, sess, "message.html", err.status, message=problem_text(err))
+    except TaskError as err:
+        failed = domain_problem(err.code, err.message, err.errors)
+        return render(request, sess, "message.html", failed.status, message=problem_text(failed))
     wf_status, stage = await _stage(request, task.workflow_id)
     schema = schema_for(task.kind)
     tree = forms.fields(schema, values or task.result or {}, errors, task.context, rows)
@@ -184,17 +194,17 @@ async def task_page(request: Request, task_id: str) -> Response:
 @router.post("/tasks/{task_id}/claim")
 async def claim(request: Request, task_id: str) -> Response:
     """Take a queue task (the API's claim)."""
-    sess, p = user(request, *task_api.WORKERS)
+    sess, p = user(request, *WORKERS)
     await checked_fields(request, sess)
 
     def work() -> None:
         with state(request).sessions() as db:
-            task_api.claim(task_id=task_id, request=request, db=db, principal=p)
+            task_service.claim(db, p, task_id, request.state.request_id)
 
     try:
         await run_in_threadpool(work)  # store work off the event loop
-    except ApiError as err:
-        sess.flash(problem_text(err))
+    except TaskError as err:
+        sess.flash(problem_text(domain_problem(err.code, err.message, err.errors)))
     return redirect(request, sess, f"/web/tasks/{task_id}")
 
 
@@ -207,7 +217,7 @@ def _kind_of(request: Request, task_id: str) -> tuple[str, str]:
 @router.post("/tasks/{task_id}")
 async def complete(request: Request, task_id: str) -> Response:
     """Complete through the API's function; schema errors come back beside their fields."""
-    sess, p = user(request, *task_api.WORKERS)
+    sess, p = user(request, *WORKERS)
     form = await checked_fields(request, sess)
     kind, workflow_id = await run_in_threadpool(_kind_of, request, task_id)
     if not kind:
@@ -221,23 +231,19 @@ async def complete(request: Request, task_id: str) -> Response:
         rows[path] = rows.get(path, 1) + 1
         return await _task_page(request, task_id, values=result, rows=rows)
     _, before = await _stage(request, workflow_id)
+    app = state(request)
     try:
-        with state(request).sessions() as db:
-            out = await task_api.complete(
-                task_id=task_id,
-                body=TaskCompleteIn(result=result),
-                request=request,
-                app=state(request),
-                db=db,
-                principal=p,
-            )
-    except ApiError as err:
+        out = await task_service.complete(
+            app.sessions, app.temporal, p, task_id, result, request.state.request_id
+        )
+    except TaskError as err_:
+        err = domain_problem(err_.code, err_.message, err_.errors)
         if err.status == 422:
             return await _task_page(
                 request, task_id, 422, result, forms.error_map(err.errors), rows
             )
         return await _task_page(request, task_id, err.status, result, None, rows, problem_text(err))
-    sess.data["done"] = {"task": task_id, "stage": out.workflow_stage, "before": before}
+    sess.data["done"] = {"task": task_id, "stage": out.stage, "before": before}
     return redirect(request, sess, f"/web/tasks/{task_id}/done")
 
 
@@ -248,7 +254,7 @@ def _following(
     only (no details, no link)."""
     with state(request).sessions() as db:
         return [
-            (task_api.task_out(t), task_api.may_act(p, t))
+            (task_out(t), task_service.may_act(p, t))
             for t in _open_tasks_of(db, workflow_id, task_id)
         ]
 
@@ -256,7 +262,7 @@ def _following(
 @router.get("/tasks/{task_id}/done")
 async def done(request: Request, task_id: str) -> Response:
     """What happens next: the workflow's stage and the process's next tasks."""
-    sess, p = user(request, *task_api.WORKERS)
+    sess, p = user(request, *WORKERS)
     info = sess.data.pop("done", None)
     info = info if isinstance(info, dict) else {}
     returned, before = str(info.get("stage", "")), str(info.get("before", ""))
@@ -264,9 +270,9 @@ async def done(request: Request, task_id: str) -> Response:
     def load() -> TaskOut | None:
         with state(request).sessions() as db:
             row = db.get(Task, task_id)
-            if row is None or not (task_api.may_act(p, row) or row.completed_by == p.name):
+            if row is None or not task_service.may_see(p, row):
                 return None
-            return task_api.task_out(row)
+            return task_out(row)
 
     task = await run_in_threadpool(load)
     if task is None:

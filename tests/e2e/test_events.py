@@ -24,13 +24,13 @@ async def test_events_start_signal_and_accrue_points(stack: Stack) -> None:
     }
     r = await _event(stack, **overdue)
     assert r.status_code == 200, r.text
-    assert r.json()["routed_to"] == ["arrears:EV1:B1"]
+    assert r.json()["routed_to"] == ["arrears:EV1"]
     again = await _event(stack, **overdue)
     assert again.json() == {**r.json(), "duplicate": True}
     clash = await _event(stack, **{**overdue, "data": {"bill_id": "B1", "amount": 1.0}})
     assert clash.status_code == 409
 
-    wf = await stack.call("GET", "/v1/workflows/arrears:EV1:B1", "crm")
+    wf = await stack.call("GET", "/v1/workflows/arrears:EV1", "crm")
     assert wf.status_code == 200 and wf.json()["type"] == "arrears"
 
     pay = await _event(
@@ -42,7 +42,7 @@ async def test_events_start_signal_and_accrue_points(stack: Stack) -> None:
     )
     assert pay.status_code == 200, pay.text
     body = pay.json()
-    assert body["routed_to"] == ["arrears:EV1:B1"]
+    assert body["routed_to"] == ["arrears:EV1"]
     # paper 003: 600 yuan is the 500+ tier (1.2 points/yuan), online x2
     assert body["points"]["points"] == 1440 and body["points"]["rule_id"]
     assert body["assignment"]["points_tier"] == "silver"

@@ -92,7 +92,10 @@ async def test_roles_are_enforced(stack: Stack) -> None:
     assert r.status_code == 401
     r = await stack.call("PUT", "/v1/customers/X1", "agent", json={})
     assert r.status_code == 403
+    # agents read only workflows they have a task in: another one is as good as absent
     r = await stack.call("GET", "/v1/workflows/callback:none/history", "agent")
+    assert r.status_code == 404
+    r = await stack.call("GET", "/v1/workflows/callback:none/history", "policy_owner")
     assert r.status_code == 403
     r = await stack.call("PUT", "/v1/customers/X1", "crm", json={"overdue_days": "50"})
     assert r.status_code == 422

@@ -92,3 +92,32 @@ async def test_points_ledger_through_the_api(stack: Stack) -> None:
     ).status_code == 403
     got = (await stack.call("GET", "/v1/customers/PT1/points", "auditor")).json()
     assert got["balance"] == 3200 and [m["kind"] for m in got["movements"]][:1] == ["redeem"]
+
+
+async def test_kpis_json_and_csv(stack: Stack) -> None:
+    await stack.call("PUT", "/v1/customers/KP1", "crm", json={"important_registered": True})
+    ev = await stack.call("POST", "/v1/events", "crm", json={
+        "event_id": "kp-1", "type": "service_request", "customer_id": "KP1",
+        "data": {"request_id": "REQ1", "subject": "billing"}})  # fmt: skip
+    assert ev.status_code == 200, ev.text
+    [task] = await _until(
+        stack, "supervisor", "/v1/tasks", bool, customer_id="KP1", kind="service_request"
+    )
+    done = await stack.call("POST", f"/v1/tasks/{task['task_id']}/complete", "supervisor",
+                            json={"result": {"outcome": "resolved"}})  # fmt: skip
+    assert done.status_code == 200, done.text
+    body = await _until(stack, "auditor", "/v1/kpis", lambda b: b.get("rows"),
+                        segment="category", period="day")  # fmt: skip
+    [row] = [r for r in body["rows"] if r["segment"] == "important"]
+    assert (row["sla_met"], row["sla_compliance"]) == (1, 1.0)
+    assert "sla_compliance" in body["definitions"]
+    csv = await stack.call("GET", "/v1/kpis", "auditor", params={"segment": "category",
+                                                                  "format": "csv"})  # fmt: skip
+    assert csv.headers["content-type"].startswith("text/csv")
+    header, *lines = csv.text.strip().splitlines()
+    assert header.startswith("period,segment,callback_opened") and any(
+        "important" in x for x in lines
+    )
+    bad = await stack.call("GET", "/v1/kpis", "auditor", params={"period": "year"})
+    assert bad.status_code == 422 and bad.json()["errors"][0]["path"] == "query.period"
+    assert (await stack.call("GET", "/v1/kpis", "agent")).status_code == 403

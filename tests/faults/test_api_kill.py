@@ -48,7 +48,8 @@ async def test_kill_api_during_batch_then_retry(
         # nothing half-way: the batch is one transaction
         stored = count(sessions, Customer, Customer.customer_id.startswith("AK"))
         assert stored in (0, N), stored
-        assert count(sessions, IdempotencyRecord) == 0
+        # at most the killed request's pending key (a retry takes it over), no stored answer
+        assert count(sessions, IdempotencyRecord, IdempotencyRecord.status_code != 0) == 0
 
         children.api()
         retry = await http.post(url, json=records, headers=headers)

@@ -15,6 +15,7 @@ from api.limits import MAX_DEPTH
 from store.models import AuditEntry, Customer
 from tests.e2e.conftest import Stack
 from tests.faults.conftest import count
+from tests.hostile.fixtures import hostile_store, hstack  # noqa: F401 (the fixtures)
 
 pytestmark = pytest.mark.e2e
 
@@ -68,7 +69,7 @@ CASES: list[tuple[str, str, str, str, int, str]] = [
 
 
 @pytest.fixture
-async def seeded(hstack: Stack) -> AsyncIterator[Stack]:
+async def seeded(hstack: Stack) -> AsyncIterator[Stack]:  # noqa: F811
     r = await hstack.call("PUT", "/v1/customers/HC1", "crm", json={"tariff": "residential"})
     assert r.status_code == 200, r.text
     yield hstack

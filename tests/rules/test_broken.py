@@ -202,7 +202,7 @@ CASES = [
         "  retry_after: P3D\n",
         "  retry_after: 3 days\n",
         [
-            "processes.yaml:19:16: callback.retry_after: invalid ISO 8601 duration '3 days' (e.g. P3D, PT48H, P3M)",
+            "processes.yaml:22:16: callback.retry_after: invalid ISO 8601 duration '3 days' (e.g. P3D, PT48H, P3M)",
         ],
     ),
     (
@@ -276,7 +276,7 @@ CASES = [
         "    to_role: supervisor\n\nkey_account_visit",
         "    to_role: supervisor\n  trigger2: x\n\nkey_account_visit",
         [
-            "processes.yaml:28:3: callback.trigger2: unknown key 'trigger2' (did you mean 'trigger'?)",
+            "processes.yaml:31:3: callback.trigger2: unknown key 'trigger2' (did you mean 'trigger'?)",
         ],
     ),
     (
@@ -294,7 +294,7 @@ CASES = [
         "notice_min_days: 3, notice_max_days: 7",
         "notice_min_days: 8, notice_max_days: 7",
         [
-            "processes.yaml:85:73: arrears.steps[5].notice_max_days: notice_max_days (7) must be >= notice_min_days (8)",
+            "processes.yaml:88:73: arrears.steps[5].notice_max_days: notice_max_days (7) must be >= notice_min_days (8)",
         ],
     ),
     (

@@ -274,7 +274,7 @@ async def test_supervisor_approves_a_disconnection(live: Live) -> None:
     await page.screenshot(path=shot("08-supervisor-approved-desktop"), full_page=True)
 
     async def moved_on() -> bool:
-        r = await live.api.get("/v1/workflows/arrears:DIS1:B2026-10", headers=live.auth("auditor"))
+        r = await live.api.get("/v1/workflows/arrears:DIS1", headers=live.auth("auditor"))
         stage = (r.json().get("state") or {}).get("stage")
         return bool(stage and stage != "awaiting_approval")
 

@@ -25,7 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +36,12 @@ from temporalio.client import Client, WorkflowContinuedAsNewError, WorkflowHandl
 import worker as worker_module
 from activities import policy_store
 from config import ROOT, Settings
+from services import protections
 from store import db
 from store.db import make_engine, session_factory
 from store.models import Assignment, Customer, Task
 from tests import servers
-from workflows.arrears_payloads import ProtectionChanged
+from workflows.arrears_payloads import ProtectionChanged, RegistrationReviewInput
 from workflows.payloads import (
     CallbackInput,
     LeaveSignal,
@@ -300,6 +301,22 @@ class Recorder:
             await h.signal("leave", LeaveSignal("segment left"))
             await self.save(name, h)
 
+    async def registration_review(self) -> None:
+        # the certificate ends inside the review window: the task opens at once, is renewed
+        # (continue-as-new); the next run is decided through the API
+        self.customer("RR1")
+        end = (datetime.now(UTC) + timedelta(days=2)).date()
+        protections.register(self.sessions, "RR1", "REG-RR1", "life_support", "CERT-1",
+                             "Dr. Li", date(2020, 1, 1), end, "recorder")  # fmt: skip
+        wid = "registration:REG-RR1"
+        inp = RegistrationReviewInput("REG-RR1", "RR1", "life_support", end.isoformat())
+        h = await self.start("registration_review", inp, wid)
+        renewed = (end + timedelta(days=365)).isoformat()
+        await self.complete(h, wid, "registration_review", outcome="renewed", valid_to=renewed)
+        await self.save("registration_review", h)
+        decided = protections.review(self.sessions, "REG-RR1", "ended", None, "recorder")
+        await protections.review_decided(self.client, decided)
+
     async def segmentation_run(self) -> None:
         # keyset batches of 2, two batches per workflow run: the first run continues-as-new
         h = await self.client.start_workflow(
@@ -324,7 +341,8 @@ async def record(address: str, var: Path, only: list[str]) -> None:
         async with worker_module.build_worker(client, settings, executor):
             r = Recorder(client, sessions, version, settings.control_queue)
             paths = (r.callback, r.arrears, r.hazard, r.closure, r.visit,
-                     r.service_request, r.outage, r.scheduled, r.segmentation_run)  # fmt: skip
+                     r.service_request, r.outage, r.scheduled, r.registration_review,
+                     r.segmentation_run)  # fmt: skip
             for path in paths:
                 # `record_histories scheduled visit` re-records only those paths
                 if not only or path.__name__ in only:

@@ -11,15 +11,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 import rules
-from activities import policy_store
+from activities import policy_store, workflow_starts
 from services import protections as svc
 from services.evidence import EvidenceNotFound, evidence_pack
-from store.models import Assignment, Customer
+from store.models import Assignment, Customer, Registration
 from tests.protect.bundles import texts_for
 from tests.workflows.conftest import DAY, Rig
 from tests.workflows.cutoff_checker import check_cutoffs
 from workflows.arrears_payloads import ProtectionChanged
-from workflows.process_payloads import ArrearsInput, ClosureInput, PaymentSignal
+from workflows.process_payloads import ArrearsInput, ClosureInput, PaymentSignal, ProcessResult
 
 LONG_AGO = date(2020, 1, 1)
 
@@ -247,3 +247,45 @@ def test_evidence_pack_only_for_arrears_ladders(rig: Rig) -> None:
         evidence_pack(s, "hazard:X:1")
     with rig.sessions() as s, pytest.raises(EvidenceNotFound):
         evidence_pack(s, "arrears:nobody:B1")
+
+
+async def test_one_ladder_per_customer_takes_every_bill(rig: Rig) -> None:
+    rig.customer("PB1")
+    client, queue = rig.env.client, rig.queue
+    first = await workflow_starts.join_arrears(client, queue, ArrearsInput("PB1", "B1", 50.0))
+    second = await workflow_starts.join_arrears(client, queue, ArrearsInput("PB1", "B2", 70.0))
+    wid = "arrears:PB1"
+    assert first.workflow_id == second.workflow_id == wid
+    rig.started.append(wid)
+    h = client.get_workflow_handle(wid, result_type=ProcessResult)
+    await rig.drive(lambda: len(rig.outbox(wid)) >= 1)
+    assert set((await rig.state(h)).facts["bills"]) == {"B1", "B2"}
+    await rig.advance(2 * DAY)
+    assert [m.action for m in rig.outbox(wid)] == ["sms_reminder"]  # one ladder, one reminder
+    await h.signal("payment", PaymentSignal(120.0, settled=True))
+    assert (await h.result()).outcome == "settled"
+
+
+async def test_registration_review_opens_ahead_of_expiry(rig: Rig) -> None:
+    rig.customer("PV1")
+    today = (await rig.env.get_current_time()).date()
+    end = today + timedelta(days=40)
+    row = svc.register(
+        rig.sessions, "PV1", "REG-PV1", "life_support", "CERT-9", "Dr. Ma", LONG_AGO, end, "crm"
+    )
+    wid = await svc.schedule_review(rig.env.client, rig.queue, row, 30 * DAY)
+    assert wid == "registration:REG-PV1"
+    rig.started.append(wid)
+    h = rig.env.client.get_workflow_handle(wid, result_type=ProcessResult)
+    task = await rig.task(wid, "registration_review")
+    opened = await rig.env.get_current_time()
+    assert end - timedelta(days=31) <= opened.date() <= end - timedelta(days=29)
+    renewed = end + timedelta(days=365)
+    await rig.complete(h, task, outcome="renewed", valid_to=renewed.isoformat())
+    await rig.drive(lambda: (rig.steps(wid).get("reviewed") or {}).get("outcome") == "renewed")
+    with rig.sessions() as s:
+        assert s.get(Registration, "REG-PV1").valid_to == renewed
+    # the renewed certificate's review is decided through the API this time
+    decided = svc.review(rig.sessions, "REG-PV1", "ended", None, "supervisor.wang")
+    await svc.review_decided(rig.env.client, decided)
+    assert (await h.result()).outcome == "ended"

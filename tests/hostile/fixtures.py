@@ -23,8 +23,6 @@ from config import Settings
 from store import credentials, db
 from tests.e2e.conftest import Stack
 
-pytestmark = pytest.mark.e2e
-
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def hostile_store(request: pytest.FixtureRequest, settings: Settings) -> Iterator[str]:
