@@ -21,29 +21,25 @@ from temporalio.client import WorkflowUpdateFailedError
 
 import rules
 from activities import customers as customer_store
-from activities import processes, workflow_starts
-from activities.events import DATA
+from activities import events, processes
 from config import Settings
 from rules.reference import assign as reference_assign
-from services.sandbox import DAY, Sandbox, Seen, open_sandbox
+from services.sandbox import DAY, Sandbox, SandboxClient, Seen, open_sandbox
 from services.scenario import RECORD_UPDATE, Answer, Scenario, ScenarioEvent, Step
 from store.models import Assignment, Customer, Task
 from workflows.payloads import TaskCompletion, TaskCompletionResult
-from workflows.process_payloads import (
-    ArrearsInput,
-    ClosureInput,
-    Hazard,
-    HazardInput,
-    InstalmentMissedSignal,
-    OutageInput,
-    PaymentPlanSignal,
-    PaymentSignal,
-    RectificationSignal,
-    ServiceRequestInput,
-)
 from workflows.task_kinds import TASK_KINDS
 
 ACTOR = "simulation"
+# one durable-rules engine per policy version (its rulesets are registered once, by name)
+_ENGINES: dict[str, rules.Engine] = {}
+
+
+def engine_for(bundle: rules.Bundle) -> rules.Engine:
+    """The points and segmentation engine the event routing needs, per version."""
+    if bundle.version not in _ENGINES:
+        _ENGINES[bundle.version] = rules.Engine(bundle)
+    return _ENGINES[bundle.version]
 
 
 @dataclass
@@ -113,48 +109,6 @@ def completion(kind: str, context: dict[str, Any], answer: Answer) -> dict[str, 
     return {**result, **fields}
 
 
-def _event_call(cid: str, ev: ScenarioEvent) -> tuple[str, str, Any]:
-    """('start', kind, input) or ('signal', workflow id or arrears prefix, (name, payload))."""
-    d = DATA[ev.type].model_validate(ev.data)
-    g = d.model_dump()
-    if ev.type == "bill_overdue":
-        return "start", "arrears", ArrearsInput(cid, g["bill_id"], g["amount"])
-    if ev.type == "payment_received":
-        target = f"arrears:{cid}:{g['bill_id']}" if g.get("bill_id") else f"arrears:{cid}:"
-        signal = PaymentSignal(
-            g["amount"], g["settled"], g.get("remaining"), g.get("payment_id", "")
-        )
-        return "signal", target, ("payment", signal)
-    if ev.type == "payment_plan_agreed":
-        return (
-            "signal",
-            f"arrears:{cid}:{g['bill_id']}",
-            ("payment_plan", PaymentPlanSignal(g["instalments"])),
-        )
-    if ev.type == "instalment_missed":
-        return (
-            "signal",
-            f"arrears:{cid}:{g['bill_id']}",
-            ("instalment_missed", InstalmentMissedSignal()),
-        )
-    if ev.type == "closure_requested":
-        return "start", "closure", ClosureInput(cid, g["request_id"])
-    if ev.type == "inspection_findings":
-        hazards = [Hazard(h["hazard_id"], h["description"], h["severity"]) for h in g["hazards"]]
-        return "start", "hazard", HazardInput(cid, g["inspection_id"], hazards)
-    if ev.type == "rectification_reported":
-        fixed = RectificationSignal(list(g["hazard_ids"]))
-        return "signal", f"hazard:{cid}:{g['inspection_id']}", ("rectification_reported", fixed)
-    if ev.type == "service_request":
-        return "start", "service_request", ServiceRequestInput(cid, g["request_id"], g["subject"])
-    if ev.type == "planned_outage":
-        return "start", "outage", OutageInput(
-            g["feeder_id"], g["outage_id"], g["starts_at"].isoformat(), g["ends_at"].isoformat(),
-            g.get("reason", "planned maintenance"),
-        )  # fmt: skip
-    return "none", ev.type, None  # complaint: counters only, no process
-
-
 class Driver:
     """Applies events on their day and answers tasks; the sandbox's `on_idle`."""
 
@@ -217,14 +171,21 @@ class Driver:
         if ev.type == RECORD_UPDATE:
             await self._update_record(ev.data)
             return
-        how, target, arg = _event_call(self.cid, ev)
-        if how == "start":
-            started = await workflow_starts.start(self.sb.client, self.sb.queue, target, arg)
-            self.sb.follow(started.workflow_id)
-        elif how == "signal":
-            name, payload = arg
-            for wid in [w for w in self.sb.followed if w.startswith(target)]:
-                await self.sb.client.get_workflow_handle(wid).signal(name, payload)
+        # the API's own event routing, against the sandbox's store and engine
+        data = events.DATA[ev.type].model_validate(ev.data)
+        bundle = self.sb.bundle
+        with self.sb.sessions.begin() as s:
+            client = SandboxClient(self.sb.client, self.sb.followed)
+            ctx = events.Context(s, client, self.sb.queue, engine_for(bundle), bundle,
+                                 ACTOR, f"sim-{len(self.notes)}")  # fmt: skip
+            cid = None if ev.type in events.CUSTOMERLESS else self.cid
+            out = await events.route(ctx, ev.type, cid, data)
+            running = dict((s.get(Assignment, self.cid) or Assignment()).processes or {})
+        for wid in out.get("routed_to", []):
+            self.sb.follow(wid)
+        for name in running:
+            if name in processes.SEGMENT_PROCESSES:
+                self.sb.follow(processes.workflow_id(name, self.cid))
 
     async def _update_record(self, data: dict[str, Any]) -> None:
         bundle, cid, abc = self.sb.bundle, self.cid, self.abc
