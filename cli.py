@@ -136,9 +136,11 @@ def build_parser() -> argparse.ArgumentParser:
     imp.add_argument("--quiet", action="store_true", help="no progress bars")
     imp.set_defaults(func=_import)
     import cli_foresight
+    import cli_security
     from rules import cli as rules_cli
 
     cli_foresight.register(rules_cli.register(sub))
+    cli_security.register(sub)
     return parser
 
 

@@ -76,6 +76,20 @@ class Settings(BaseSettings):
         "packs in policies/jurisdictions/ keep their ids.",
     )
 
+    audit_key_file: Path | None = Field(
+        default=None,
+        description="HMAC key signing audit checkpoints, outside the database; empty means "
+        "var/audit-key (created 0600 on first use).",
+    )
+    audit_checkpoint_seconds: int = Field(
+        default=300, ge=0, description="How often the API signs the audit head (0: never)."
+    )
+
+    @property
+    def audit_key_path(self) -> Path:
+        """Where the audit checkpoint key is read from."""
+        return self.audit_key_file or self.var_dir / "audit-key"
+
     @property
     def store_url(self) -> str:
         """The effective store URL (SQLite under var/ unless database_url is set)."""

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
+from activities import feedback
 from activities.inbox import InboxActivities
 from workflows.payloads import (
     CallbackFinish,
@@ -23,6 +24,7 @@ from workflows.payloads import (
     ProcessPlan,
     TaskClose,
 )
+from workflows.process_payloads import CustomerFeedback, FeedbackUpdate
 
 
 class CallbackActivities:
@@ -30,6 +32,7 @@ class CallbackActivities:
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._inbox = InboxActivities(sessions)
+        self._sessions = sessions
 
     @activity.defn(name="callback_finish")
     def callback_finish(self, req: CallbackFinish) -> ProcessPlan:
@@ -41,6 +44,12 @@ class CallbackActivities:
             self._inbox.update_contacts(
                 ContactUpdate(req.customer_id, contacts, req.actor or "", req.workflow_id)
             )
+        if (req.result or {}).get("outcome") == "unreachable":
+            # feedback loop: unreachable call-backs count in the customer's channel data
+            bump = CustomerFeedback(req.customer_id, {"unreachable_12m": 1})
+            update = FeedbackUpdate(req.workflow_id, f"unreachable/{req.task_id}", [bump])
+            with self._sessions.begin() as s:
+                feedback.apply(s, update)
         if not req.read_plan:
             return ProcessPlan(True, "")
         return self._inbox.load_plan(PlanRequest(req.customer_id, "callback"))

@@ -6,7 +6,8 @@ arrears process(es) and points accrual (durable-rules event rules); payment_plan
 instalment_missed -> arrears signals; closure_requested -> start `closure`;
 inspection_findings -> start `hazard`; rectification_reported -> hazard signal; complaint ->
 feedback points (and an outage complaint counts toward outage sensitivity);
-planned_outage -> start `outage` for the feeder; service_request -> start `service_request`.
+planned_outage -> start `outage` for the feeder; service_request -> start `service_request`;
+new_installation -> old arrears and prepayment meter check (services/new_installation.py).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from temporalio.service import RPCError
 import rules
 from activities import customers as customer_store
 from activities import processes, workflow_starts
-from services import points
+from services import new_installation, points
 from store.models import Customer
 from workflows.process_payloads import (
     ArrearsInput,
@@ -128,7 +129,15 @@ class ServiceRequest(_Data):
     subject: Literal["connection", "capacity_change", "billing", "outage", "other"]
 
 
+class NewInstallation(_Data):
+    """A new installation or capacity-change application (业扩): old arrears are checked and
+    a prepayment meter fitted where the strategy recommends one."""
+
+    application_id: Id
+
+
 DATA: dict[str, type[_Data]] = {
+    "new_installation": NewInstallation,
     "bill_overdue": BillOverdue,
     "payment_received": PaymentReceived,
     "payment_plan_agreed": PaymentPlanAgreed,
@@ -259,6 +268,10 @@ async def route(ctx: Context, etype: str, customer_id: str | None, data: _Data) 
         await start("outage", OutageInput(data.feeder_id, data.outage_id,
                                           data.starts_at.isoformat(), data.ends_at.isoformat(),
                                           data.reason))  # fmt: skip
+    elif isinstance(data, NewInstallation):
+        out["new_installation"] = new_installation.check(
+            ctx.session, str(customer_id), data.application_id, ctx.actor
+        )
     elif isinstance(data, ServiceRequest):
         await start(
             "service_request", ServiceRequestInput(str(customer_id), data.request_id, data.subject)

@@ -20,7 +20,14 @@ from activities.processes import SEGMENT_PROCESSES
 from activities.routing import route
 from rules.durations import is_duration
 from store import audit
-from store.models import Assignment, AuditEntry, Customer, PolicyVersion, Task
+from store.models import (
+    Assignment,
+    AuditEntry,
+    Customer,
+    OutboxMessage,
+    PolicyVersion,
+    Task,
+)
 from workflows.payloads import (
     CancelTasks,
     ContactUpdate,
@@ -206,7 +213,8 @@ class InboxActivities:
 
     @activity.defn(name="update_contacts")
     def update_contacts(self, req: ContactUpdate) -> None:
-        """Write confirmed contact details back to the customer record."""
+        """Write confirmed contact details back to the customer record and send them to the
+        CRM (feedback loop: contacts stay CRM-owned)."""
         with self._sessions.begin() as s:
             customer = s.get(Customer, req.customer_id)
             if customer is None:
@@ -216,6 +224,16 @@ class InboxActivities:
                 return
             before = audit.digest(customer.contacts)
             customer.contacts = merged
+            # the CRM owns contacts: the correction goes back to it through its adapter (the
+            # recording adapter keeps it in the outbox, keyed so a retry adds nothing)
+            key = f"{req.workflow_id}|contact_update|{audit.digest(req.contacts)[:16]}"
+            if s.scalar(select(OutboxMessage.id).where(OutboxMessage.key == key)) is None:
+                payload = {"contacts": req.contacts, "actor": req.actor}
+                s.add(
+                    OutboxMessage(key=key, adapter="crm", action="contact_update",
+                                  customer_id=req.customer_id, workflow_id=req.workflow_id,
+                                  payload=payload)
+                )  # fmt: skip
             audit.append(
                 s,
                 actor=req.actor,

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 import rules
-from activities import policy_store
+from activities import arrears_strategy, policy_store
 from activities.inbox import plan_facts
 from activities.protection_calendar import current_calendar, moratorium_on
 from rules.arrears_params import ArrearsParams, TaskBlock
@@ -143,6 +143,7 @@ class ProtectionActivities:
             if bundle.arrears is None or bundle.floor is None:
                 return ArrearsPlan(False, row.policy_version, "no arrears ladder")
             facts = plan_facts(customer, row)
+            facts["strategy"] = arrears_strategy.params(bundle, row)  # arrears-risk strategy
             return plan_of(bundle.arrears, bundle.floor, row.policy_version, facts)
 
     @activity.defn(name="check_protections")

@@ -8,8 +8,11 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI, Request, Response
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
 from api import errors, idempotency, limits, metrics, web
@@ -31,8 +34,10 @@ from api.routes import (
     tasks,
     workflows,
 )
+from api.web import session as web_session
 from config import Settings
 from rules import jurisdiction
+from store import checkpoints
 from store.credentials import CredentialStore
 from store.db import make_engine, session_factory
 
@@ -47,6 +52,40 @@ tasks, supervisors approve and escalate, auditors trace every decision and step.
 Authenticate with `Authorization: Bearer <token>`; each endpoint names the roles it admits.
 Errors are `application/problem+json` with a `request_id`.
 """
+
+
+async def _watch_sign_outs(app: FastAPI, sessions: sessionmaker[Session]) -> None:
+    """Keep the set of server-side signed-out web sessions fresh (read in a thread)."""
+
+    def read() -> set[str]:
+        since = datetime.now(UTC) - timedelta(seconds=web_session.MAX_AGE)
+        with sessions() as db:
+            return web_session.revoked_since(db, since)
+
+    while True:
+        try:
+            app.state.revoked_sessions = await asyncio.to_thread(read)
+        except SQLAlchemyError as err:  # the store away: keep the last known set
+            log.warning("signed-out sessions not refreshed: %s", err)
+        await asyncio.sleep(1)
+
+
+async def _checkpoints(cfg: Settings, sessions: sessionmaker[Session]) -> None:
+    """Sign the audit chain's head every `audit_checkpoint_seconds` (0: never)."""
+    if cfg.audit_checkpoint_seconds <= 0:
+        return
+    key = checkpoints.load_key(cfg.audit_key_path)
+
+    def take() -> None:
+        with sessions.begin() as db:
+            checkpoints.take(db, key)
+
+    while True:
+        await asyncio.sleep(cfg.audit_checkpoint_seconds)
+        try:
+            await asyncio.to_thread(take)
+        except SQLAlchemyError as err:
+            log.warning("audit checkpoint not taken: %s", err)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -72,7 +111,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             metrics=app_metrics,
             gate=asyncio.Lock() if cfg.store_url.startswith("sqlite") else None,
         )
+        # refuse a short session secret at start-up, not at the first page
+        web_session.session_secret(cfg.var_dir)
+        background = [
+            asyncio.create_task(_watch_sign_outs(app, sessions)),
+            asyncio.create_task(_checkpoints(cfg, sessions)),
+        ]
         yield
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
         engine.dispose()
 
     app = FastAPI(

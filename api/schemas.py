@@ -150,5 +150,6 @@ def task_out(task: Task) -> TaskOut:
         completed_by=task.completed_by,
         completed_at=task.completed_at,
         policy_version=task.policy_version,
+        priority=task.priority or 0,
         completion_schema=schema_for(task.kind),
     )

@@ -25,13 +25,7 @@ class Consumer:
 
 # Parameters whose consumer is still being built: carried into assignments, acted on by
 # nothing yet. The consumer test checks they are NOT read yet (so the mark cannot go stale).
-PENDING: frozenset[str] = frozenset(
-    {
-        "early_bill_reminder",
-        "onsite_collection",
-        "arrears_tracking",
-    }
-)
+PENDING: frozenset[str] = frozenset()
 
 
 _ROUTING = "activities/routing.py"
@@ -159,21 +153,21 @@ CONSUMERS: dict[str, Consumer] = {
         _OFFERS, "prepayment_recommended", "the customer page offers a prepayment meter"
     ),
     "early_bill_reminder": Consumer(
-        "workflows/arrears.py",
+        "workflows/arrears_strategy.py",
         "early_reminder",
-        "arrears reminders start without the first wait",
+        "the waits after message reminders shrink to arrears_strategy.early_reminder_wait",
         via="arrears",
     ),
     "onsite_collection": Consumer(
-        "workflows/arrears.py",
+        "workflows/arrears_strategy.py",
         "onsite_collection_early",
-        "on-site collection comes straight after the first reminder",
+        "on-site collection moves up after arrears_strategy.onsite_collection_after",
         via="arrears",
     ),
     "arrears_tracking": Consumer(
-        "workflows/arrears.py",
+        "workflows/arrears_strategy.py",
         "tracking",
-        "habitual arrears are recorded for tracking",
+        "habitual arrears are recorded (step `strategy`) and the CRM told",
         via="arrears",
     ),
 }

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from activities.adapters import reference
 from rules.errors import PolicyError
 from rules.jurisdiction import load_pack
 from store.models import AuditEntry, Hold, OutboxMessage, Registration
@@ -41,7 +42,7 @@ def _delivery(row: OutboxMessage) -> dict[str, Any]:
         "sent_at": p.get("at"),
         "delivered": bool(p.get("delivered")),
         "to": _mask(p.get("to")),
-        "reference": row.key.rsplit("|", 1)[-1],
+        "reference": reference(row.key),
         "error": p.get("error"),
     }
 

@@ -25,7 +25,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 import rules
+from services import access
 from store import audit
+from store.credentials import Principal
 from store.models import Assignment, Customer, PointsAccount, PointsMovement
 
 YEAR = timedelta(days=365)
@@ -68,6 +70,14 @@ def _lock(s: Session, customer_id: str, now: datetime) -> None:
     s.execute(
         update(PointsAccount).where(PointsAccount.customer_id == customer_id).values(updated_at=now)
     )
+
+
+def may_serve(s: Session, principal: Principal, row: Customer) -> bool:
+    """Object check of the points endpoints and page: CRM, supervisors and auditors serve
+    every customer; an agent the ones it has a task for or is the named account manager of."""
+    if access.may_read_customer(s, principal, row.customer_id):
+        return True
+    return bool((row.contacts or {}).get("account_manager") == principal.name)
 
 
 def balance(s: Session, customer_id: str) -> int:

@@ -96,7 +96,9 @@ def list_tasks(
     if workflow_id:
         q = q.where(Task.workflow_id == workflow_id)
     overdue_first = case((Task.due_at < now, 0), else_=1)
-    q = q.order_by(overdue_first, Task.due_at, Task.task_id).limit(limit).offset(offset)
+    # the strategy's priority (key accounts, green channel, fast lane) ranks within each band
+    order = (overdue_first, Task.priority.desc(), Task.due_at, Task.task_id)
+    q = q.order_by(*order).limit(limit).offset(offset)
     return list(db.scalars(q))
 
 

@@ -379,3 +379,25 @@ class SegmentationBatch(Base):
     stopped: Mapped[int] = mapped_column(Integer, default=0)
     worker: Mapped[str | None] = mapped_column(String(100))
     done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditCheckpoint(Base):
+    """A signed (sequence, head hash) of the audit chain; the key lives outside the database,
+    so a rewritten chain no longer matches the checkpoints signed before the rewrite."""
+
+    __tablename__ = "audit_checkpoints"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    key_id: Mapped[str] = mapped_column(String(16))
+    signature: Mapped[str] = mapped_column(String(64))
+
+
+class RevokedSession(Base):
+    """Web sessions signed out on the server: a copied cookie stays signed out."""
+
+    __tablename__ = "revoked_sessions"
+
+    sid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    revoked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -33,6 +33,7 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from workflows import arrears_strategy as strategy
     from workflows import calendar as cal
     from workflows.arrears_base import ArrearsBase
     from workflows.arrears_payloads import ArrearsPlan, ArrearsPlanRequest, LadderStep
@@ -70,6 +71,13 @@ class ArrearsWorkflow(ArrearsBase):
                          jurisdiction=plan.floor.jurisdiction)  # fmt: skip
         if changes:
             await self._step("floor_enforced", changes=changes)
+        if plan.customer.get("strategy") and workflow.patched("arrears-strategy"):
+            plan, changed = strategy.adjust(plan)  # arrears-risk strategy (paper 002)
+            self._arrears = plan
+            if changed:
+                await self._step("strategy", **changed)
+            if changed.get("tracking"):
+                await self._external("tracking", "crm", "habitual_arrears", bill=inp.bill_id)
         for step in plan.ladder:
             await self._hold_gate()
             await self._flush_payments()

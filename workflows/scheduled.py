@@ -11,7 +11,8 @@ strategy no longer asks for it); the first cycle starts after a random share of 
 a population's tasks spread out; a task of the process's kind opens for its role (routing may
 give it to the customer's account manager), escalated after `escalation.after` when set; a
 notice goes out over `notice_channels` when set; the outcome is recorded and acted on
-(record_verification: corrected contacts written back and sent to the CRM; special_inspection:
+(record_verification: corrected contacts written back and sent to the CRM by
+`update_contacts`; special_inspection:
 an important customer's non-compliant backup power is reported to the authority at once);
 then the process sleeps `period` (+- jitter/2) and continues as new.
 Signals: `leave` (LeaveSignal), `cancel` (CancelSignal). Updates: `complete_task`.
@@ -132,9 +133,6 @@ class RecordVerificationWorkflow(ScheduledTask):
                 "update_contacts",
                 ContactUpdate(self._customer, dict(result["contacts"]), actor, self.wid),
                 start_to_close_timeout=ACTIVITY_TIMEOUT,
-            )
-            await self._external(
-                f"c{cycle}/crm", "crm", "contact_update", contacts=dict(result["contacts"])
             )
 
 

@@ -23,7 +23,7 @@ router = APIRouter(prefix="/v1/events", tags=["events"], responses=ERROR_RESPONS
 EventType = Literal[
     "bill_overdue", "payment_received", "payment_plan_agreed", "instalment_missed",
     "closure_requested", "inspection_findings", "rectification_reported", "complaint",
-    "planned_outage", "service_request",
+    "planned_outage", "service_request", "new_installation",
 ]  # fmt: skip
 
 

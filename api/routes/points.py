@@ -58,9 +58,9 @@ class RedeemIn(BaseModel):
         return self
 
 
-def _customer(db: Db, customer_id: str) -> Customer:
+def _customer(db: Db, principal: Principal, customer_id: str) -> Customer:
     row = db.get(Customer, customer_id)
-    if row is None or row.status != "active":
+    if row is None or row.status != "active" or not points.may_serve(db, principal, row):
         raise ApiError(404, "Not found", f"no active customer {customer_id}")
     return row
 
@@ -73,10 +73,10 @@ def _customer(db: Db, customer_id: str) -> Customer:
 def get_points(
     customer_id: str,
     db: Db,
-    _: Annotated[Principal, Depends(require("crm", "agent", "supervisor", "auditor"))],
+    principal: Annotated[Principal, Depends(require("crm", "agent", "supervisor", "auditor"))],
 ) -> PointsOut:
-    """Newest movement first (up to 100)."""
-    row = _customer(db, customer_id)
+    """Newest movement first (up to 100). Agents: customers they have a task for or manage."""
+    row = _customer(db, principal, customer_id)
     assignment = db.get(Assignment, customer_id)
     return PointsOut(
         customer_id=customer_id,
@@ -104,8 +104,9 @@ def redeem(
     db: Db,
     principal: Annotated[Principal, Depends(require("agent", "crm", "supervisor"))],
 ) -> MovementOut:
-    """409 when the balance is short; the same key again answers the first booking."""
-    _customer(db, customer_id)
+    """409 when the balance is short; the same key again answers the first booking. Agents:
+    customers they have a task for or manage."""
+    _customer(db, principal, customer_id)
     bundle = policy_store.active_bundle(db)
     try:
         m = points.redeem(db, bundle, customer_id, body.key, principal.name,

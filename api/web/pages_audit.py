@@ -36,7 +36,7 @@ def audit_home(request: Request, customer_id: str = "") -> Response:
     if customer_id.strip():
         return redirect(request, sess, f"/web/audit/customers/{customer_id.strip()}")
     with state(request).sessions() as db:
-        verification = audit_api.verify(db=db, _=p)
+        verification = audit_api.verify(db=db, app=state(request), _=p)
         recent = audit_api.search(db=db, f=_filters(), _=p, limit=25, before_seq=None)
     return render(request, sess, "audit.html", verification=verification, recent=recent)
 

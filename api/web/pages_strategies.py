@@ -15,6 +15,7 @@ from api.deps import state
 from api.web.common import checked_fields, redirect, render, user
 from api.web.i18n import N_
 from services import outage_plan, points
+from store.credentials import Principal
 from store.models import Assignment, Customer
 
 router = APIRouter()
@@ -42,9 +43,11 @@ def outage_view(request: Request) -> Response:
     return render(request, sess, "outages.html", feeder=feeder, plan=plan)
 
 
-def _points_view(request: Request, customer_id: str) -> dict[str, object]:
+def _points_view(request: Request, principal: Principal, customer_id: str) -> dict[str, object]:
     with state(request).sessions() as db:
         row = db.get(Customer, customer_id)
+        if row is not None and not points.may_serve(db, principal, row):
+            row = None  # the same object check as the API: shown as not found
         assignment = db.get(Assignment, customer_id)
         services = policy_store.active_bundle(db).points.services
         return {
@@ -64,8 +67,8 @@ def _points_view(request: Request, customer_id: str) -> dict[str, object]:
 @router.get("/customers/{customer_id}/points")
 def points_page(customer_id: str, request: Request) -> Response:
     """Balance, 12-month points, tier, latest movements and the redemption form."""
-    sess, _ = user(request, "agent", "supervisor", "auditor")
-    view = _points_view(request, customer_id[:64])
+    sess, principal = user(request, "agent", "supervisor", "auditor")
+    view = _points_view(request, principal, customer_id[:64])
     return render(request, sess, "points.html", v=view, key=uuid.uuid4().hex)
 
 
@@ -79,6 +82,9 @@ async def redeem(customer_id: str, request: Request) -> Response:
 
     def book() -> str | None:
         with state(request).sessions() as db:
+            row = db.get(Customer, customer_id)
+            if row is None or not points.may_serve(db, principal, row):
+                return N_("No such customer.")
             bundle = policy_store.active_bundle(db)
             try:
                 yuan = float(credit) if credit and not choice else None

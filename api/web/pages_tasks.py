@@ -81,7 +81,7 @@ async def signin(request: Request) -> Response:
     if principal is None or (name and name != principal.name):
         error = N_("Unknown token, or it does not belong to that principal.")
         return render(request, sess, "signin.html", 401, next=target, error=error)
-    sess.sign_in(principal)
+    sess.sign_in(principal, token)
     return redirect(request, sess, target)
 
 
@@ -90,7 +90,9 @@ async def signout(request: Request) -> Response:
     """Forget the principal (CSRF-checked so another site cannot sign you out)."""
     sess = session.load(request)
     await checked_fields(request, sess)
-    sess.sign_out()
+    sid = session.sign_out(request, sess)
+    if sid:
+        await run_in_threadpool(session.record_sign_out, request, sid)
     return redirect(request, sess, "/web/signin")
 
 

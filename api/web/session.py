@@ -1,43 +1,51 @@
 """Signed session cookies for the web pages: who is signed in, the CSRF token, the language.
 
 The cookie is signed (itsdangerous) with a key derived from a random secret kept in
-`<var_dir>/session-secret`, created on first use with mode 0600 and never committed. The cookie
-holds the principal's name, not the bearer token: on every request the roles are re-read from
-the credential store, so a revoked token's principal is signed out at once.
+`<var_dir>/session-secret`, created on first use atomically with mode 0600 and never
+committed; a secret shorter than 32 characters is refused. The cookie holds the SHA-256 of
+the token presented at sign-in (never the token): on every request the roles are those of
+that one token in the credential store now, so a revoked token signs its sessions out at once
+and another token of the same principal lends it nothing. A session ends MAX_AGE after
+sign-in however active it is (absolute expiry), and signing out records the session id on
+the server, so a copied cookie is signed out too.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
-import os
 import secrets
+import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from sqlalchemy import select
 
 from api.deps import state
-from store.credentials import Principal
+from store.credentials import Principal, token_hash
+from store.files import write_private
+from store.models import RevokedSession
 
 COOKIE = "segflow_session"
 MAX_AGE = 12 * 3600  # a working day: phones stay signed in through a shift, not for weeks
 LANGS = ("en", "zh")
+MIN_SECRET = 32
 
 
 def session_secret(var_dir: Path) -> bytes:
-    """The signing secret, created once (O_EXCL, so two processes starting agree on one)."""
+    """The signing secret, created once (atomically, 0600; two processes starting agree on
+    the first one). A short or empty secret is refused (ValueError)."""
     path = var_dir / "session-secret"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with contextlib.suppress(FileExistsError):
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            with os.fdopen(fd, "w") as out:
-                out.write(secrets.token_hex(32))
-    return path.read_text().strip().encode()
+        write_private(path, secrets.token_hex(32), exclusive=True)
+    secret = path.read_text().strip().encode()
+    if len(secret) < MIN_SECRET:
+        raise ValueError(f"{path}: session secret shorter than {MIN_SECRET} characters")
+    return secret
 
 
 def _signer(request: Request) -> URLSafeTimedSerializer:
@@ -82,9 +90,16 @@ class WebSession:
         value = self.data.pop("flash", None)
         return str(value) if value else None
 
-    def sign_in(self, principal: Principal) -> None:
-        """Bind the session to `principal` with a fresh CSRF token (no session fixation)."""
-        self.data = {"lang": self.lang, "p": principal.name, "csrf": secrets.token_urlsafe(24)}
+    def sign_in(self, principal: Principal, token: str) -> None:
+        """Bind the session to the token presented, with a fresh session id and CSRF token
+        (no session fixation) and the sign-in time (absolute expiry)."""
+        self.data = {
+            "lang": self.lang,
+            "t": token_hash(token),
+            "sid": secrets.token_urlsafe(24),
+            "iat": int(time.time()),
+            "csrf": secrets.token_urlsafe(24),
+        }
         self.principal = principal
 
     def sign_out(self) -> None:
@@ -93,13 +108,35 @@ class WebSession:
         self.principal = None
 
 
-def _principal(request: Request, name: str) -> Principal | None:
-    """The named principal with the roles the credential store gives it now."""
-    roles: set[str] = set()
-    for p in state(request).credentials.principals():
-        if p.name == name:
-            roles |= p.roles
-    return Principal(name, frozenset(roles)) if roles else None
+def revoked_since(db: Any, since: datetime) -> set[str]:
+    """Session ids signed out on the server since `since` (older sessions expired anyway)."""
+    return set(db.scalars(select(RevokedSession.sid).where(RevokedSession.revoked_at >= since)))
+
+
+def _revoked(request: Request) -> set[str]:
+    # refreshed from the store every second by the app's lifespan (api/main.py), so no page
+    # touches the store on the event loop for it
+    found: set[str] = getattr(request.app.state, "revoked_sessions", set())
+    return found
+
+
+def record_sign_out(request: Request, sid: str) -> None:
+    """Store a signed-out session id (call it in the thread pool)."""
+    with state(request).sessions() as db:
+        if db.get(RevokedSession, sid) is None:
+            db.add(RevokedSession(sid=sid))
+            db.commit()
+
+
+def sign_out(request: Request, sess: WebSession) -> str | None:
+    """Sign out here; returns the session id to record with `record_sign_out` (this process
+    refuses it at once, the others within a second)."""
+    sid = sess.data.get("sid")
+    sess.sign_out()
+    if isinstance(sid, str) and sid:
+        request.app.state.revoked_sessions = _revoked(request) | {sid}
+        return sid
+    return None
 
 
 def load(request: Request) -> WebSession:
@@ -119,10 +156,13 @@ def load(request: Request) -> WebSession:
     wanted = request.query_params.get("lang")
     if wanted in LANGS:
         data["lang"] = wanted
-    name = data.get("p")
-    if isinstance(name, str):
-        sess.principal = _principal(request, name)
-        if sess.principal is None:
+    digest, sid, iat = data.get("t"), data.get("sid"), data.get("iat")
+    if "p" in data:
+        sess.sign_out()  # a cookie of the earlier form (principal name only): sign in again
+    elif isinstance(digest, str):
+        fresh = isinstance(iat, int) and 0 <= time.time() - iat <= MAX_AGE
+        sess.principal = state(request).credentials.by_token_hash(digest) if fresh else None
+        if sess.principal is None or not isinstance(sid, str) or sid in _revoked(request):
             sess.sign_out()
     return sess
 

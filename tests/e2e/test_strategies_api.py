@@ -60,8 +60,14 @@ async def test_key_account_task_reaches_its_manager(stack: Stack) -> None:
 
 
 async def test_points_ledger_through_the_api(stack: Stack) -> None:
+    manager = {"account_manager": stack.tokens["agent"]["principal"]}
+    other = await stack.call("PUT", "/v1/customers/PT0", "crm", json={"tariff": "residential"})
+    assert other.status_code == 200
+    # an agent serves customers it manages or has a task for: others are not found
+    assert (await stack.call("GET", "/v1/customers/PT0/points", "agent")).status_code == 404
     put = await stack.call("PUT", "/v1/customers/PT1", "crm",
-                           json={"tariff": "residential", "points_12m": 1200})  # fmt: skip
+                           json={"tariff": "residential", "points_12m": 1200,
+                                 "contacts": manager})  # fmt: skip
     assert put.status_code == 200, put.text
     got = (await stack.call("GET", "/v1/customers/PT1/points", "agent")).json()
     assert (got["balance"], got["points_12m"], got["tier"]) == (1200, 1200, "silver")
@@ -71,8 +77,8 @@ async def test_points_ledger_through_the_api(stack: Stack) -> None:
         "data": {"amount": 1000, "channel": "online", "payment_id": "P1"}})  # fmt: skip
     assert ev.status_code == 200 and ev.json()["points_booked"] is True, ev.text
     # the CRM sends its stale figure again: the ledger keeps segflow's
-    await stack.call("PUT", "/v1/customers/PT1", "crm",
-                     json={"tariff": "residential", "points_12m": 0})  # fmt: skip
+    stale = {"tariff": "residential", "points_12m": 0, "contacts": manager}
+    await stack.call("PUT", "/v1/customers/PT1", "crm", json=stale)
     got = (await stack.call("GET", "/v1/customers/PT1/points", "agent")).json()
     assert (got["balance"], got["points_12m"]) == (4200, 4200)
     url = "/v1/customers/PT1/points/redemptions"
@@ -121,3 +127,19 @@ async def test_kpis_json_and_csv(stack: Stack) -> None:
     bad = await stack.call("GET", "/v1/kpis", "auditor", params={"period": "year"})
     assert bad.status_code == 422 and bad.json()["errors"][0]["path"] == "query.period"
     assert (await stack.call("GET", "/v1/kpis", "agent")).status_code == 403
+
+
+async def test_new_installation_checks_old_arrears_and_fits_prepayment(stack: Stack) -> None:
+    await stack.call("PUT", "/v1/customers/NI1", "crm",
+                     json={"tariff": "residential", "arrears_amount": 120.5})  # fmt: skip
+    body = {"event_id": "ni-1", "type": "new_installation", "customer_id": "NI1",
+            "data": {"application_id": "APP1"}}  # fmt: skip
+    r = await stack.call("POST", "/v1/events", "crm", json=body)
+    assert r.status_code == 200, r.text
+    got = r.json()["new_installation"]
+    # class C (prepayment_recommended) with old arrears: blocked until cleared, prepayment meter
+    assert got == {"application_id": "APP1", "old_arrears": 120.5, "blocked": True,
+                   "prepayment_meter": True}  # fmt: skip
+    bad = await stack.call("POST", "/v1/events", "crm", json={**body, "event_id": "ni-2",
+                                                              "data": {}})  # fmt: skip
+    assert bad.status_code == 422 and bad.json()["errors"][0]["path"] == "data.application_id"

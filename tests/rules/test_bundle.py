@@ -68,7 +68,8 @@ def test_process_parameters_for_workflows(bundle: rules.Bundle) -> None:
     assert set(procs) == {
         "callback", "key_account_visit", "service_request", "outage_notice", "arrears",
         "hazard", "closure", "service_follow_up", "key_account_meeting", "record_verification",
-        "special_inspection", "electrician_training", "routing", "outage_plan_review", "forecast",
+        "special_inspection", "electrician_training", "routing", "outage_plan_review",
+        "arrears_strategy", "forecast",
     }  # fmt: skip
     cb = procs["callback"]
     assert (cb["period"], cb["jitter"], cb["retry_after"], cb["max_tries"]) == (

@@ -35,8 +35,9 @@ async def test_outage_planning_view(live: Live) -> None:
 
 
 async def test_points_redemption_page(live: Live) -> None:
-    r = await live.api.put("/v1/customers/PTW", json={"tariff": "residential", "points_12m": 2500},
-                           headers=live.auth("crm"))  # fmt: skip
+    record = {"tariff": "residential", "points_12m": 2500,
+              "contacts": {"account_manager": live.tokens["agent"]["principal"]}}  # fmt: skip
+    r = await live.api.put("/v1/customers/PTW", json=record, headers=live.auth("crm"))
     assert r.status_code == 200, r.text
     page = await live.page(DESKTOP)
     await live.sign_in(page, "agent", "/web/customers/PTW/points")

@@ -10,7 +10,9 @@ from datetime import datetime, timedelta
 
 from store.models import Customer
 from tests.workflows.conftest import DAY, Rig
+from workflows.payloads import CallbackInput, LeaveSignal
 from workflows.process_payloads import (
+    ArrearsInput,
     CancelSignal,
     ClosureInput,
     Hazard,
@@ -112,3 +114,45 @@ async def test_outage_objection_moves_the_outage_and_counts(rig: Rig) -> None:
     assert (op2.outage_count_12m, op2.outage_minutes_12m) == (1, 120.0)
     assert op1.satisfaction == "dissatisfied"
     assert datetime.fromisoformat(rig.steps(wid)["plan_moved"]["starts_at"]) == moved_starts
+
+
+async def test_arrears_risk_strategy_changes_the_ladder(rig: Rig) -> None:
+    risky = {"arrears": {"early_reminder": True, "onsite_collection_early": True,
+                         "tracking": True, "prepayment_recommended": True}}  # fmt: skip
+    rig.customer("AR1", tags=("arrears_high_risk",), processes=risky)
+    rig.customer("AR2")  # no strategy: the shipped ladder
+    h1 = await rig.start("arrears", ArrearsInput("AR1", "B1", 300.0), "arrears:AR1:B1")
+    h2 = await rig.start("arrears", ArrearsInput("AR2", "B1", 300.0), "arrears:AR2:B1")
+    start = await rig.env.get_current_time()
+    await rig.task("arrears:AR1:B1", "collection")
+    # on-site collection right after the SMS reminder, at most a day later (not after 9 days)
+    assert (await rig.env.get_current_time() - start).total_seconds() <= DAY + 60
+    steps = rig.steps("arrears:AR1:B1")
+    assert steps["strategy"]["ladder"][:2] == ["sms_reminder", "onsite_collection"]
+    assert steps["strategy"]["tracking"] is True
+    assert ("crm", "habitual_arrears") in [
+        (m.adapter, m.action) for m in rig.outbox("arrears:AR1:B1")
+    ]
+    assert "strategy" not in rig.steps("arrears:AR2:B1")
+    assert rig.open_task("arrears:AR2:B1", "collection") is None  # still in its reminders
+    for h in (h1, h2):
+        await h.signal("cancel", CancelSignal("test", "sup"))
+        await h.result()
+
+
+async def test_unreachable_callback_counts_in_channel_data(rig: Rig) -> None:
+    rig.customer("UC1", processes={"callback": {}})
+    wid = "callback:UC1"
+    h = await rig.start("callback", CallbackInput("UC1"), wid)
+    task = await rig.task(wid, "callback_call")
+    await rig.complete(h, task, outcome="unreachable")
+    await rig.drive(lambda: _customer(rig, "UC1").unreachable_12m == 1)
+    second = await rig.drive(
+        lambda: next((t for t in rig.tasks(wid, "open") if t.task_id != task.task_id), None)
+    )
+    await rig.complete(h, second, outcome="contact_updated", contacts={"phone": "+86 139 1"})
+    # the correction reaches the record and goes to the CRM through its adapter
+    await rig.drive(lambda: any(m.action == "contact_update" for m in rig.outbox(wid)))
+    assert _customer(rig, "UC1").contacts["phone"] == "+86 139 1"
+    assert _customer(rig, "UC1").unreachable_12m == 1
+    await h.signal("leave", LeaveSignal())
