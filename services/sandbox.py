@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import sys
 import tempfile
 import time
@@ -62,36 +61,6 @@ _WFT_CLOSED = {
     EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
     EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT,
 }
-
-
-class _Listed:
-    """A visibility answer: only the id is read by the event routing."""
-
-    def __init__(self, workflow_id: str) -> None:
-        self.id = workflow_id
-
-
-class SandboxClient(Client):
-    """The test server has no visibility store: list queries (`CustomerId = 'C1' AND
-    ProcessKind = 'arrears' ...`) are answered from the workflows the sandbox follows."""
-
-    def __init__(self, base: Client, followed: list[str]) -> None:
-        super().__init__(
-            base.service_client, namespace=base.namespace, data_converter=base.data_converter
-        )
-        self._followed = followed
-
-    def list_workflows(self, query: str | None = None, **_: Any) -> Any:
-        wanted = dict(re.findall(r"(CustomerId|ProcessKind) = '([^']*)'", query or ""))
-        kind, customer = wanted.get("ProcessKind", ""), wanted.get("CustomerId", "")
-        found = [w for w in self._followed
-                 if w.startswith(f"{kind}:") and (not customer or f":{customer}" in w)]  # fmt: skip
-
-        async def rows() -> AsyncIterator[_Listed]:
-            for wid in found:
-                yield _Listed(wid)
-
-        return rows()
 
 
 class SandboxError(RuntimeError):

@@ -10,6 +10,7 @@ first outcome of the kind, one day after the task opened). Everything runs in a 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
 from dataclasses import dataclass, field
@@ -21,10 +22,12 @@ from temporalio.client import WorkflowUpdateFailedError
 
 import rules
 from activities import customers as customer_store
-from activities import events, processes
 from config import Settings
 from rules.reference import assign as reference_assign
-from services.sandbox import DAY, Sandbox, SandboxClient, Seen, open_sandbox
+from services import events, processes
+from services.event_data import CUSTOMERLESS
+from services.relay import Relay
+from services.sandbox import DAY, Sandbox, Seen, open_sandbox
 from services.scenario import RECORD_UPDATE, Answer, Scenario, ScenarioEvent, Step
 from store.models import Assignment, Customer, Task
 from workflows.payloads import TaskCompletion, TaskCompletionResult
@@ -171,21 +174,22 @@ class Driver:
         if ev.type == RECORD_UPDATE:
             await self._update_record(ev.data)
             return
-        # the API's own event routing, against the sandbox's store and engine
-        data = events.DATA[ev.type].model_validate(ev.data)
-        bundle = self.sb.bundle
-        with self.sb.sessions.begin() as s:
-            client = SandboxClient(self.sb.client, self.sb.followed)
-            ctx = events.Context(s, client, self.sb.queue, engine_for(bundle), bundle,
-                                 ACTOR, f"sim-{len(self.notes)}")  # fmt: skip
-            cid = None if ev.type in events.CUSTOMERLESS else self.cid
-            out = await events.route(ctx, ev.type, cid, data)
-            running = dict((s.get(Assignment, self.cid) or Assignment()).processes or {})
-        for wid in out.get("routed_to", []):
-            self.sb.follow(wid)
-        for name in running:
-            if name in processes.SEGMENT_PROCESSES:
-                self.sb.follow(processes.workflow_id(name, self.cid))
+        # the service's own event handling in the sandbox's store (record, audit, outbox
+        # rows in one transaction), then the real relay applies the rows to the sandbox
+        cid = None if ev.type in CUSTOMERLESS else self.cid
+        event = events.Event(f"sim-{len(self.notes)}", ev.type, cid, dict(ev.data), "")
+
+        def accept() -> dict[str, Any]:
+            with self.sb.sessions() as s:
+                return events.accept(s, engine_for, event, ACTOR, None)
+
+        answer = await asyncio.to_thread(accept)
+        await Relay(self.sb.sessions, self.sb.client, self.sb.queue).run(until_idle=True)
+        for row in answer.get("transitions", []):
+            if isinstance(row, dict) and row.get("workflow_id"):
+                self.sb.follow(str(row["workflow_id"]))
+        for wid in answer.get("routed_to", []):
+            self.sb.follow(str(wid))
 
     async def _update_record(self, data: dict[str, Any]) -> None:
         bundle, cid, abc = self.sb.bundle, self.cid, self.abc
