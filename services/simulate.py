@@ -170,8 +170,8 @@ class Driver:
                                    task.workflow_id, note))  # fmt: skip
 
     async def _apply(self, ev: ScenarioEvent, now: datetime) -> None:
-        self.notes.append(Seen(now, "scenario", f"event:{ev.type}", None, dict(ev.data)))
-        if ev.type == RECORD_UPDATE:
+        if ev.type == RECORD_UPDATE:  # the record changes; CRM events audit themselves
+            self.notes.append(Seen(now, "scenario", f"event:{ev.type}", None, dict(ev.data)))
             await self._update_record(ev.data)
             return
         # the service's own event handling in the sandbox's store (record, audit, outbox
@@ -247,10 +247,16 @@ async def run(
         await sb.run(start + timedelta(days=sc.days), driver)
         seen = [*driver.notes, *sb.seen]
     timeline = Timeline(cid, bundle.version, start.isoformat(), sc.days, assignment.to_json())
-    # workflow time from the record itself where it has one (`at`), else when it was seen;
-    # an event comes before what it caused
-    dated = sorted(((_when(x), x.source != "scenario", i, x) for i, x in enumerate(seen)))
-    for when, _, _, item in dated:
+
+    # workflow time from the record itself where it has one (`at`), else when it was seen
+    # (a few milliseconds later); within a second an event comes before what it caused
+    def key(pair: tuple[int, Seen]) -> tuple[datetime, bool, int]:
+        i, x = pair
+        cause = x.source == "scenario" or x.what.startswith("event.")
+        return _when(x).replace(microsecond=0), not cause, i
+
+    dated = [(_when(x), x) for _, x in sorted(enumerate(seen), key=key)]
+    for when, item in dated:
         day = math.floor((when - start).total_seconds() / DAY)
         if 0 <= day <= sc.days:
             timeline.entries.append(

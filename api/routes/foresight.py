@@ -68,7 +68,7 @@ async def simulate(
     (adapters record there): the live store is only read (the version, a stored customer,
     its ABC rank), the live Temporal never called. Takes a few seconds. Each entry: day,
     date, step (`arrears.started`, `task:collection`, `sms:disconnection_notice`,
-    `answer:collection`, `event:bill_overdue`), workflow id, detail."""
+    `answer:collection`, `event.bill_overdue`), workflow id, detail."""
     try:
         sc = parse(body)
         timeline = await simulation.simulate_stored(

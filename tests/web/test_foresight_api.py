@@ -130,7 +130,7 @@ async def test_simulate_endpoint(
     body = r.json()
     assert body["policy_version"] == draft and body["customer_id"] == "SIM-API"
     steps = [(e["day"], e["step"]) for e in body["entries"]]
-    assert steps[0] == (2, "event:bill_overdue")
+    assert steps[0] == (2, "event.bill_overdue")
     assert (2, "arrears.started") in steps and (11, "task:collection") in steps
     assert (13, "answer:collection") in steps
     bad = {**SCENARIO, "events": [{"day": 2, "type": "bill_overdue", "data": {"bill_id": ""}}]}
