@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from walkthrough_strategies import strategies
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "walkthrough.md"
@@ -172,6 +173,7 @@ def main() -> None:
     w.say("## Policy owner (role `policy_owner`)\n")
     w.call("policy_owner", "GET", "/v1/policies")
     w.call("policy_owner", "POST", "/v1/policies", {"files": {"segments.yaml": "abc: [1"}})
+    strategies(w)  # key account -> manager, points, outage planning, KPIs
     w.say("## Auditor (role `auditor`)\n")
     w.call("auditor", "GET", "/v1/customers/W-HOSP-1", limit=2500)
     flows = ["arrears:W-HOSP-1", "hazard:W-HOSP-1:INS-7", "closure:C000007"]
