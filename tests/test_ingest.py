@@ -13,10 +13,10 @@ from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 import rules
-from rules import ownership
 from activities import policy_store
 from activities.segmentation import segment_all
 from config import ROOT
+from rules import ownership
 from services import abc_cuts, ingest
 from store import db
 from store.models import Assignment, Customer
