@@ -83,9 +83,15 @@ def spawn_api(s: Settings, log: Path) -> subprocess.Popen[bytes]:
 
 @contextmanager
 def local_stack(
-    workdir: Path, *, worker: bool = True, api: bool = True, task_queue: str = "bench"
+    workdir: Path,
+    *,
+    worker: bool = True,
+    api: bool = True,
+    task_queue: str = "bench",
+    database_url: str = "",
 ) -> Iterator[Stack]:
-    """Start the stack under `workdir`; stop every child on exit."""
+    """Start the stack under `workdir` (the store: SQLite under it, or `database_url`); stop
+    every child on exit."""
     workdir.mkdir(parents=True, exist_ok=True)
     port, ui_port = devstack.free_port(), devstack.free_port()
     temporal = devstack.spawn(
@@ -98,6 +104,7 @@ def local_stack(
         task_queue=task_queue,
         api_port=devstack.free_port(),
         demo_customers=0,
+        database_url=database_url,
     )
     stack = Stack(workdir, settings, {}, children=[temporal])
     try:
