@@ -1,5 +1,5 @@
-"""The `segflow` command: the dev stack, the worker, migrations, credentials, bulk import and
-policy tools."""
+"""The `segflow` command: the dev stack, the worker, the outbox relay, migrations,
+credentials, bulk import and policy tools."""
 
 from __future__ import annotations
 
@@ -21,6 +21,20 @@ def _worker(_: argparse.Namespace) -> int:
     import worker
 
     worker.main()
+    return 0
+
+
+def _relay(_: argparse.Namespace) -> int:
+    import asyncio
+    import contextlib
+    import logging
+
+    import worker
+
+    settings = Settings()
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(name)s %(message)s")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(worker.run_relay(settings))
     return 0
 
 
@@ -119,6 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
         func=_dev
     )
     sub.add_parser("worker", help="run a Temporal worker").set_defaults(func=_worker)
+    sub.add_parser(
+        "relay", help="run an outbox relay alone (workers run one each already)"
+    ).set_defaults(func=_relay)
     sub.add_parser("migrate", help="apply the store's migrations").set_defaults(func=_migrate)
     tok = sub.add_parser("token", help="create a bearer token for a principal")
     tok.add_argument("principal")

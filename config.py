@@ -42,6 +42,11 @@ class Settings(BaseSettings):
         description="Task queue of control work (population runs, their batches); empty means "
         "`<task_queue>-control`. It never waits behind customer processes.",
     )
+    policy_poll_seconds: float = Field(
+        default=10.0,
+        description="How often a control worker reads the active policy to keep the population "
+        "run schedule in line and start the run after an activation (0: never).",
+    )
     worker_queues: Literal["all", "control", "processes"] = Field(
         default="all",
         description="Which queues this worker process polls: both, or one of them when a "
@@ -54,9 +59,33 @@ class Settings(BaseSettings):
         default=2000, description="Synthetic customers loaded on the first `make run`."
     )
     start_concurrency: int = Field(
-        default=32, description="Bound on concurrent workflow starts in bulk transitions."
+        default=32, description="Bound on concurrent starts of the raw-client baseline in bench/."
     )
     log_level: str = Field(default="INFO", description="Python logging level.")
+    relay_in_worker: bool = Field(
+        default=True, description="Run the outbox relay inside each worker process."
+    )
+    relay_concurrency: int = Field(
+        default=32, ge=1, description="Concurrent Temporal calls of one outbox relay."
+    )
+    relay_rate: float = Field(
+        default=0.0, ge=0, description="Temporal calls per second of one relay (0: no limit)."
+    )
+    relay_poll_seconds: float = Field(
+        default=0.5, gt=0, description="How often an idle relay looks for new transitions."
+    )
+    relay_lease_seconds: float = Field(
+        default=60.0, gt=0, description="How long a claimed transition is held by one relay."
+    )
+    relay_backoff_max_seconds: float = Field(
+        default=60.0, gt=0, description="Longest wait before retrying a failed Temporal call."
+    )
+    store_lock_timeout_ms: int = Field(
+        default=5000, ge=0, description="PostgreSQL lock_timeout of every store session."
+    )
+    store_statement_timeout_ms: int = Field(
+        default=60000, ge=0, description="PostgreSQL statement_timeout of every store session."
+    )
     test_server_path: str = Field(
         default="",
         description="Temporal time-skipping test server binary used by simulations and the "

@@ -8,7 +8,6 @@ prints URLs and demo credentials, and stops every child on SIGINT/SIGTERM.
 
 from __future__ import annotations
 
-import asyncio
 import ctypes
 import logging
 import os
@@ -121,54 +120,34 @@ def prepare(settings: Settings) -> tuple[dict[str, dict[str, str]], bool]:
     Returns the demo credentials and whether the demo population was loaded now.
     """
     from activities import policy_store
-    from activities.population import demo_records, store_records
+    from activities.population import demo_processes, demo_records, store_records
     from activities.segmentation import segment_all
+    from services import outbox
 
     settings.var_dir.mkdir(parents=True, exist_ok=True)
     db.upgrade(settings.store_url)
     demo = credentials.ensure_demo(
         settings.credentials_path, settings.var_dir / "demo-credentials.json"
     )
-    sessions = db.session_factory(db.make_engine(settings.store_url))
+    sessions = db.session_factory(
+        db.make_engine(
+            settings.store_url, settings.store_lock_timeout_ms, settings.store_statement_timeout_ms
+        )
+    )
     loaded = False
     with sessions.begin() as s:
         bundle = policy_store.activate_directory(s, settings.policies_dir, "segflow-dev")
         if not s.scalar(select(func.count()).select_from(Customer)) and settings.demo_customers:
             store_records(s, demo_records(settings.demo_customers))
             s.flush()
-            # the same SQL back end and cut points as a population run, over everyone
+            # the demo's event-driven processes queue first, so inspectors and supervisors see
+            # work at once; the relay in the worker applies the outbox in id order
+            outbox.add(s, [outbox.start_row(k, inp, "demo") for k, inp in demo_processes(s)])
+            # the same SQL back end and cut points as a population run, over everyone (it
+            # queues the segment-driven processes)
             segment_all(s, bundle, "demo-load", "segflow-dev")
             loaded = True
     return demo, loaded
-
-
-async def start_processes(settings: Settings, demo: bool) -> int:
-    """Start (idempotently) every segment-driven process the stored assignments ask for and,
-    right after the demo population was loaded, its event-driven processes."""
-    from temporalio.client import Client
-
-    from activities import processes, workflow_starts
-    from activities.population import demo_processes
-    from store.models import Assignment
-
-    sessions = db.session_factory(db.make_engine(settings.store_url))
-    with sessions() as s:
-        rows = s.execute(select(Assignment.customer_id, Assignment.processes)).all()
-        events = demo_processes(s) if demo else []
-    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
-    gate = asyncio.Semaphore(settings.start_concurrency)
-
-    async def one(kind: str, inp: object) -> None:
-        async with gate:
-            await workflow_starts.start(client, settings.task_queue, kind, inp)
-
-    # the few event-driven processes first, so inspectors and supervisors see work at once
-    await asyncio.gather(*(one(kind, inp) for kind, inp in events))
-    transitions = [processes.diff(cid, None, procs) for cid, procs in rows]
-    count = await processes.apply(
-        client, settings.task_queue, transitions, settings.start_concurrency
-    )
-    return count + len(events)
 
 
 def banner(settings: Settings, demo: dict[str, dict[str, str]]) -> str:
@@ -238,14 +217,12 @@ def run(settings: Settings) -> int:
                 logs / "api.log",
             )
         )
-        started = asyncio.run(start_processes(settings, demo=loaded))
         wait_port(settings.api_host, settings.api_port, 60, children[-1])
         print(banner(settings, demo), flush=True)
         log.info(
-            "ready in %.1fs (demo loaded now: %s, process starts: %d)",
+            "ready in %.1fs (demo loaded now: %s; the worker's relay starts its processes)",
             time.monotonic() - t0,
             loaded,
-            started,
         )
         while all(c.poll() is None for c in children):
             time.sleep(0.5)

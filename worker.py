@@ -3,8 +3,10 @@
 The control queue carries population runs and their batches; the process queue carries the
 customer processes (call-backs, arrears, ...). One process polls both by default, each queue
 with its own slots, so a run never waits behind a backlog of customer processes; a deployment
-may run them apart (`SEGFLOW_WORKER_QUEUES=control|processes`). Run it as `python worker.py`
-(or `segflow worker`); scale out by running more of them on the same task queues.
+may run them apart (`SEGFLOW_WORKER_QUEUES=control|processes`). Each worker process also runs
+an outbox relay (services/relay.py) that applies queued process transitions to Temporal
+(`SEGFLOW_RELAY_IN_WORKER`). Run it as `python worker.py` (or `segflow worker`); scale out by
+running more of them on the same task queues (their relays share the outbox safely).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
@@ -28,31 +31,16 @@ from activities.protections import ProtectionActivities
 from activities.segmentation import SegmentationActivities
 from config import Settings
 from rules import jurisdiction
+from services import schedules
+from services.relay import Relay, RelayConfig
 from store.db import make_engine, session_factory
-from workflows.arrears import ArrearsWorkflow
-from workflows.callback import CallbackWorkflow
-from workflows.closure import ClosureWorkflow
-from workflows.hazard import HazardWorkflow
-from workflows.key_account import ServiceRequestWorkflow, VisitWorkflow
-from workflows.outage import OutageWorkflow
-from workflows.registration import RegistrationReviewWorkflow
-from workflows.scheduled import SCHEDULED_WORKFLOWS
-from workflows.segmentation import SegmentationRunWorkflow
+from workflows import catalogue
 
 log = logging.getLogger("segflow.worker")
 
-CONTROL_WORKFLOWS: list[type[Any]] = [SegmentationRunWorkflow]
-PROCESS_WORKFLOWS: list[type[Any]] = [
-    CallbackWorkflow,
-    ArrearsWorkflow,
-    RegistrationReviewWorkflow,
-    HazardWorkflow,
-    ClosureWorkflow,
-    VisitWorkflow,
-    ServiceRequestWorkflow,
-    OutageWorkflow,
-    *SCHEDULED_WORKFLOWS,
-]
+# the process catalogue names every workflow once, with the queue it runs on
+CONTROL_WORKFLOWS: list[type[Any]] = catalogue.workflows("control")
+PROCESS_WORKFLOWS: list[type[Any]] = catalogue.workflows("processes")
 WORKFLOWS: list[type[Any]] = CONTROL_WORKFLOWS + PROCESS_WORKFLOWS
 
 
@@ -65,17 +53,40 @@ def workflow_runner() -> SandboxedWorkflowRunner:
     )
 
 
+def store_sessions(settings: Settings) -> sessionmaker[Session]:
+    """Sessions of the store with the settings' PostgreSQL timeouts."""
+    engine = make_engine(
+        settings.store_url, settings.store_lock_timeout_ms, settings.store_statement_timeout_ms
+    )
+    return session_factory(engine)
+
+
+def relay_config(settings: Settings) -> RelayConfig:
+    """The relay knobs of the settings."""
+    return RelayConfig(
+        concurrency=settings.relay_concurrency,
+        rate=settings.relay_rate,
+        poll_seconds=settings.relay_poll_seconds,
+        lease_seconds=settings.relay_lease_seconds,
+        backoff_max_seconds=settings.relay_backoff_max_seconds,
+    )
+
+
+def build_relay(client: Client, settings: Settings, sessions: sessionmaker[Session]) -> Relay:
+    """An outbox relay; it starts each kind on its catalogue queue (control or processes)."""
+    queues = {"control": settings.control_queue, "processes": settings.task_queue}
+    return Relay(sessions, client, queues, relay_config(settings))
+
+
 def build_workers(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> list[Worker]:
     """The workers of the queues `settings.worker_queues` names, sharing one store engine."""
     if settings.extra_jurisdictions_dir is not None:
         jurisdiction.add_pack_dir(settings.extra_jurisdictions_dir)
-    sessions = session_factory(make_engine(settings.store_url))
+    sessions = store_sessions(settings)
     inbox = InboxActivities(sessions)
     workers: list[Worker] = []
     if settings.worker_queues in ("all", "control"):
-        control = SegmentationActivities(
-            sessions, client, settings.task_queue, settings.start_concurrency
-        ).all()
+        control = SegmentationActivities(sessions).all()
         workers.append(
             Worker(
                 client,
@@ -128,8 +139,40 @@ async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
         }
         log.info("worker polling %s on %s", queues[settings.worker_queues],
                  settings.temporal_address)  # fmt: skip
-        async with build_worker(client, settings, executor):
-            await (stop.wait() if stop else asyncio.Event().wait())
+        stop = stop or asyncio.Event()
+        async with build_worker(client, settings, executor), follow_policy(client, settings, stop):
+            if settings.relay_in_worker:
+                await build_relay(client, settings, store_sessions(settings)).run(stop)
+            else:
+                await stop.wait()
+
+
+@contextlib.asynccontextmanager
+async def follow_policy(
+    client: Client, settings: Settings, stop: asyncio.Event
+) -> AsyncIterator[None]:
+    """Control workers keep the population-run schedule in line with the active policy."""
+    task = None
+    if settings.worker_queues in ("all", "control") and settings.policy_poll_seconds > 0:
+        sessions = session_factory(make_engine(settings.store_url))
+        every = settings.policy_poll_seconds
+        task = asyncio.create_task(
+            schedules.follow(client, sessions, settings.control_queue, every, stop)
+        )
+    try:
+        yield
+    finally:
+        if task is not None:
+            stop.set()
+            await task
+
+
+async def run_relay(settings: Settings, stop: asyncio.Event | None = None) -> None:
+    """The relay alone (`segflow relay`), for deployments that scale it apart from workers."""
+    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    relay = build_relay(client, settings, store_sessions(settings))
+    log.info("relay %s applying the outbox to %s", relay.owner, settings.temporal_address)
+    await relay.run(stop or asyncio.Event())
 
 
 def main() -> None:

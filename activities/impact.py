@@ -10,8 +10,8 @@ from sqlalchemy.orm import Session
 
 import rules
 from activities import customers as customer_store
-from activities.processes import SEGMENT_PROCESSES
 from store.models import Assignment, Customer
+from workflows.catalogue import BY_STRATEGY as SEGMENT_PROCESSES
 
 
 def impact(session: Session, bundle: rules.Bundle, sample: int = 20) -> dict[str, Any]:

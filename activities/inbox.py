@@ -16,7 +16,6 @@ from temporalio import activity
 import rules
 from activities import policy_store
 from activities.feedback import FeedbackActivities
-from activities.processes import SEGMENT_PROCESSES
 from activities.routing import route
 from rules.durations import is_duration
 from store import audit
@@ -28,6 +27,7 @@ from store.models import (
     PolicyVersion,
     Task,
 )
+from workflows.catalogue import BY_STRATEGY as SEGMENT_PROCESSES
 from workflows.payloads import (
     CancelTasks,
     ContactUpdate,

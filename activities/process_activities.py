@@ -21,10 +21,10 @@ from temporalio.service import RPCError, RPCStatusCode
 import rules
 from activities import policy_store
 from activities.inbox import with_seconds
-from activities.processes import SCHEDULED_PROCESSES
 from store import audit
 from store.models import Assignment, Case, Customer, OutboxMessage, Task
 from workflows.calendar import CutoffCalendar
+from workflows.catalogue import CATALOGUE
 from workflows.payloads import LeaveSignal, ProcessPlan
 from workflows.process_payloads import (
     AccountClosure,
@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 WEEKDAYS = {"mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6, "sun": 7}
 # Processes a customer may be running besides the closing one. Segment-driven ones end on
 # `leave`, event-driven ones on `cancel`.
-SEGMENT_PREFIXES = ("callback", "visit", *SCHEDULED_PROCESSES)
+SEGMENT_PREFIXES = tuple(p.kind for p in CATALOGUE if p.trigger == "segment")
 
 
 def calendar_of(bundle: rules.Bundle) -> CutoffCalendar:

@@ -6,12 +6,14 @@ the workflow passes only batch numbers. A batch classifies its own customers aga
 run's cut points (a comparison per row, no window over the population), writes only the
 assignments that changed and marks its row done in the same transaction: its cost does not
 depend on the population's size, any worker may take it, and a duplicate or retried
-execution finds the row done and does nothing twice.
+execution finds the row done and does nothing twice. The process starts and stops the
+changes cause are outbox rows of the same transaction (the relay applies them).
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -20,13 +22,12 @@ import sqlalchemy as sa
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
-from temporalio.client import Client
 
 import rules
 import rules.sql
-from activities import policy_store, processes
+from activities import policy_store
 from activities.customers import assignment_json
-from services import abc_cuts
+from services import abc_cuts, outbox
 from store import audit
 from store.models import Assignment, Customer, PolicyVersion
 from store.models import SegmentationBatch as BatchRow
@@ -37,7 +38,7 @@ from workflows.payloads import (
     SegmentationRunInput,
 )
 
-WORKER = f"{socket.gethostname()}:{id(object())}"
+WORKER = f"{socket.gethostname()}:{os.getpid()}"  # which worker process took a batch
 
 
 def batch_starts(session: Session, batch_size: int) -> list[str]:
@@ -91,8 +92,10 @@ def segment_range(
     lo: str,
     hi: str | None,
     actor: str,
-) -> tuple[int, int, list[processes.Transitions]]:
-    """Evaluate and store one keyset range; returns (customers, changed, transitions)."""
+    source: str = "",
+) -> tuple[int, int, list[outbox.Changes]]:
+    """Evaluate and store one keyset range with the outbox rows of its process changes;
+    returns (customers, changed, process changes)."""
     sel = rules.sql.population_select(bundle, batch_customers(lo, hi), cuts)
     results = list(rules.sql.assignments(bundle, session.execute(sel)))
     in_range = Assignment.customer_id >= lo
@@ -101,20 +104,21 @@ def segment_range(
     current = {a.customer_id: a for a in session.scalars(select(Assignment).where(in_range))}
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
-    transitions: list[processes.Transitions] = []
+    transitions: list[outbox.Changes] = []
     for res in results:
         new = res.to_json()
         old = current.get(res.customer_id)
         if old is not None and assignment_json(old) == new:
             continue
         (updates if old is not None else inserts).append(new)
-        t = processes.diff(res.customer_id, old.processes if old else None, res.processes)
+        t = outbox.diff(res.customer_id, old.processes if old else None, res.processes)
         if t:
             transitions.append(t)
     if inserts:
         session.execute(insert(Assignment), inserts)
     if updates:
         session.execute(update(Assignment), updates)
+    outbox.queue_changes(session, transitions, source or f"segmentation:{lo}")
     if inserts or updates:
         audit.append(
             session,
@@ -134,13 +138,11 @@ def segment_all(session: Session, bundle: rules.Bundle, run_id: str, actor: str)
     points, population = abc_cuts.compute(session, bundle)
     abc_cuts.save(session, run_id, bundle, points, population)
     cuts = abc_cuts.of_run(session, bundle, run_id)
-    customers, _, _ = segment_range(session, bundle, cuts, "", None, actor)
+    customers, _, _ = segment_range(session, bundle, cuts, "", None, actor, run_id)
     return customers
 
 
-def run_batch(
-    session: Session, batch: SegmentationBatch
-) -> tuple[SegmentationBatchResult, list[processes.Transitions]]:
+def run_batch(session: Session, batch: SegmentationBatch) -> SegmentationBatchResult:
     """Claim the batch row, segment its range, record the result with it (one transaction).
 
     A batch already done (a retry, or a second execution) returns its stored result."""
@@ -154,30 +156,26 @@ def run_batch(
     if row is None:
         raise LookupError(f"no batch {batch.seq} in run {batch.run_id}")
     if not claimed.rowcount:  # type: ignore[attr-defined]
-        return SegmentationBatchResult(row.customers, row.changed, row.started, row.stopped), []
+        return SegmentationBatchResult(row.customers, row.changed, row.started, row.stopped)
     version = session.get(PolicyVersion, batch.policy_version)
     if version is None:
         raise LookupError(batch.policy_version)
     bundle = policy_store.bundle_of(version)
     cuts = abc_cuts.of_run(session, bundle, batch.run_id)
     customers, changed, transitions = segment_range(
-        session, bundle, cuts, row.lo, row.hi, batch.actor
+        session, bundle, cuts, row.lo, row.hi, batch.actor, f"segmentation:{batch.run_id}"
     )
     row.customers, row.changed = customers, changed
     row.started = sum(len(t.start) for t in transitions)
     row.stopped = sum(len(t.stop) for t in transitions)
-    result = SegmentationBatchResult(customers, changed, row.started, row.stopped)
-    return result, transitions
+    return SegmentationBatchResult(customers, changed, row.started, row.stopped)
 
 
 class SegmentationActivities:
-    """The run's activities, bound to the store and a Temporal client."""
+    """The run's activities, bound to the store."""
 
-    def __init__(
-        self, sessions: sessionmaker[Session], client: Client, task_queue: str, concurrency: int
-    ) -> None:
-        self._sessions, self._client = sessions, client
-        self._queue, self._concurrency = task_queue, concurrency
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
 
     @activity.defn(name="segmentation_plan")
     def segmentation_plan(self, inp: SegmentationRunInput) -> SegmentationPlan:
@@ -187,15 +185,13 @@ class SegmentationActivities:
 
     @activity.defn(name="segmentation_batch")
     async def segmentation_batch(self, batch: SegmentationBatch) -> SegmentationBatchResult:
-        """Segment one batch, then start/stop the processes its changes ask for."""
+        """Segment one batch and queue the process starts/stops its changes ask for."""
 
-        def work() -> tuple[SegmentationBatchResult, list[processes.Transitions]]:
+        def work() -> SegmentationBatchResult:
             with self._sessions.begin() as s:
                 return run_batch(s, batch)
 
-        result, transitions = await asyncio.to_thread(work)
-        await processes.apply(self._client, self._queue, transitions, self._concurrency)
-        return result
+        return await asyncio.to_thread(work)
 
     def all(self) -> list[Any]:
         """Every activity of this class, for the worker."""

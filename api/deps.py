@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 
@@ -33,21 +31,6 @@ class AppState:
     temporal: Client
     metrics: Metrics
     engines: dict[str, rules.Engine] = field(default_factory=dict)
-    # SQLite only: every SQLite transaction is BEGIN IMMEDIATE, and a few async routes (the
-    # customer upserts, CRM events) keep theirs open across a Temporal call so that nothing
-    # is stored when Temporal fails. Those routes take turns at this gate (GatedDb); every
-    # other route does its store work in the thread pool, where a lock wait cannot block the
-    # event loop that the gate holder needs to finish its Temporal call.
-    gate: asyncio.Lock | None = None
-
-    @asynccontextmanager
-    async def store_turn(self) -> AsyncIterator[None]:
-        """Wait (without blocking the event loop) for this process's turn at the store."""
-        if self.gate is None:
-            yield
-            return
-        async with self.gate:
-            yield
 
     def engine_for(self, bundle: rules.Bundle) -> rules.Engine:
         """One durable-rules engine per policy version (rulesets are versioned by name)."""
@@ -67,25 +50,14 @@ State = Annotated[AppState, Depends(state)]
 
 
 def session(app: State) -> Iterator[Session]:
-    """A store session per request, for routes whose store work runs in the thread pool (sync
-    routes, or async ones through `run_in_threadpool`) and that hold no store transaction
-    across an await: a lock wait there never blocks the event loop, so they run concurrently."""
+    """A store session per request. Routes do their store work in the thread pool (sync
+    routes, or async ones through `run_in_threadpool`) and hold no store transaction across
+    an await, so a lock wait never blocks the event loop and requests run concurrently."""
     with app.sessions() as s:
         yield s
 
 
 Db = Annotated[Session, Depends(session)]
-
-
-async def gated_session(app: State) -> AsyncIterator[Session]:
-    """A store session taken in the process's turn at the store (see `gate`), for async routes
-    that keep a store transaction open across a Temporal call or touch the store on the loop."""
-    async with app.store_turn():
-        with app.sessions() as s:
-            yield s
-
-
-GatedDb = Annotated[Session, Depends(gated_session)]
 
 
 def audit_and_commit(db: Session, **entry: Any) -> None:

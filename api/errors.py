@@ -12,6 +12,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.errors import DomainError
+
 log = logging.getLogger("segflow.api")
 PROBLEM = "application/problem+json"
 
@@ -25,7 +27,8 @@ class Problem(BaseModel):
     detail: str = Field(default="", description="What went wrong for this request.")
     request_id: str = Field(default="", description="Quote this id when reporting the problem.")
     errors: list[dict[str, Any]] = Field(
-        default_factory=list, description="Field-level errors: `path` and `message`."
+        default_factory=list,
+        description="Field-level errors: `path`, `message` and a stable `code`.",
     )
 
 
@@ -50,6 +53,11 @@ def problem_response(request: Request, err: ApiError) -> JSONResponse:
     )
     headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
     return JSONResponse(body.model_dump(), err.status, media_type=PROBLEM, headers=headers)
+
+
+def from_domain(err: DomainError) -> ApiError:
+    """The problem document of a service's domain error (its issues become `errors`)."""
+    return ApiError(err.status, err.title, err.detail, [i.to_json() for i in err.issues])
 
 
 # domain error codes of the services -> HTTP status and title
@@ -85,6 +93,10 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, err: ApiError) -> JSONResponse:
         return problem_response(request, err)
+
+    @app.exception_handler(DomainError)
+    async def _domain(request: Request, err: DomainError) -> JSONResponse:
+        return problem_response(request, from_domain(err))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, err: StarletteHTTPException) -> JSONResponse:

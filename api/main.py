@@ -49,6 +49,13 @@ segflow turns the utility's differentiated service strategies into durable work.
 CRM systems push customers and events, representatives and inspectors complete their
 tasks, supervisors approve and escalate, auditors trace every decision and step.
 
+Writes answer once they are stored: an upsert, a batch or an event commits the record, the
+assignment, the audit entry and the process starts, signals and stops it causes (an outbox)
+in one transaction and answers at once, listing those transitions as `pending`. The worker's
+relay applies them to Temporal right after (normally within a second; later while Temporal
+is down: nothing is lost). `GET /v1/customers/{id}` shows a customer's pending transitions,
+`/readyz` and `/metrics` the outbox depth.
+
 Authenticate with `Authorization: Bearer <token>`; each endpoint names the roles it admits.
 Errors are `application/problem+json` with a `request_id`.
 """
@@ -97,7 +104,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = make_engine(cfg.store_url)
+        engine = make_engine(
+            cfg.store_url, cfg.store_lock_timeout_ms, cfg.store_statement_timeout_ms
+        )
         sessions = session_factory(engine)
         temporal = await Client.connect(
             cfg.temporal_address, namespace=cfg.temporal_namespace, lazy=True
@@ -109,7 +118,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             credentials=CredentialStore.load(cfg.credentials_path),
             temporal=temporal,
             metrics=app_metrics,
-            gate=asyncio.Lock() if cfg.store_url.startswith("sqlite") else None,
         )
         # refuse a short session secret at start-up, not at the first page
         web_session.session_secret(cfg.var_dir)

@@ -1,7 +1,8 @@
 """Prometheus metrics: request counts and latency by route, process and task counters.
 
 Counters live in a registry per app (tests build many apps). Gauges that describe the inbox
-(open, overdue tasks) are read from the store when Prometheus scrapes.
+(open, overdue tasks) and the outbox (pending transitions, the oldest one's age, failed ones)
+are read from the store when Prometheus scrapes.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from services import outbox
 from store.models import AuditEntry, Task
 
 
@@ -86,7 +88,20 @@ class _InboxCollector(Collector):
             "segflow_segmentation_last_customers_per_second",
             "Throughput of the last finished segmentation run.",
         )
+        pending = GaugeMetricFamily(
+            "segflow_outbox_pending", "Process transitions not yet applied to Temporal."
+        )
+        oldest = GaugeMetricFamily(
+            "segflow_outbox_oldest_pending_seconds", "Age of the oldest pending transition."
+        )
+        failed = GaugeMetricFamily(
+            "segflow_outbox_failed", "Transitions the relay could not apply (audited)."
+        )
         with self._sessions() as s:
+            depth = outbox.depth(s)
+            pending.add_metric([], depth.pending)
+            oldest.add_metric([], depth.oldest_age_seconds)
+            failed.add_metric([], depth.failed)
             live = Task.status.in_(["open", "claimed"])
             for kind, n in s.execute(
                 select(Task.kind, func.count()).where(live).group_by(Task.kind)
@@ -113,7 +128,7 @@ class _InboxCollector(Collector):
             ).one_or_none()
             if last is not None and last.detail.get("seconds"):
                 rate.add_metric([], last.detail["customers"] / last.detail["seconds"])
-        yield from (opened, overdue, breaches, rate)
+        yield from (opened, overdue, breaches, rate, pending, oldest, failed)
 
 
 def install(app: FastAPI, metrics: Metrics) -> None:

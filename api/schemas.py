@@ -24,6 +24,30 @@ class AssignmentOut(BaseModel):
     policy_version: str = Field(description="Content hash of the policy that decided this.")
 
 
+class TransitionOut(BaseModel):
+    """A process transition queued in the outbox: the relay applies it to Temporal after the
+    answer (`pending`), then records `done`, `skipped` (the workflow was not running) or
+    `failed` (e.g. the business key runs with another input; audited)."""
+
+    transition_id: str = Field(description="Sent with the Temporal call (deduplication).")
+    op: str = Field(description="start, signal or stop.")
+    kind: str = Field(description="Process kind (workflow type).")
+    workflow_id: str = Field(description="Business key, e.g. callback:C000123.")
+    signal: str | None = Field(default=None, description="Signal name (signal and stop).")
+    status: str = Field(description="pending, done, skipped or failed.")
+    attempts: int | None = Field(default=None, description="Temporal calls tried so far.")
+    last_error: str | None = Field(default=None, description="Why the last attempt failed.")
+
+
+class UpsertOut(AssignmentOut):
+    """The new assignment and the process transitions the upsert queued."""
+
+    transitions: list[TransitionOut] = Field(
+        default_factory=list,
+        description="Queued with the record (pending); applied to Temporal by the relay.",
+    )
+
+
 class CustomerOut(BaseModel):
     """A stored customer with its assignment and explanation."""
 
@@ -32,6 +56,11 @@ class CustomerOut(BaseModel):
     assignment: AssignmentOut | None
     explanation: dict[str, Any] | None = Field(
         description="Per segment and action: rule id, condition, actual values, policy version."
+    )
+    pending_transitions: list[TransitionOut] = Field(
+        default_factory=list,
+        description="Process transitions stored for this customer that the outbox relay has "
+        "not applied to Temporal yet, in the order they will be applied.",
     )
 
 
@@ -113,6 +142,11 @@ class BatchOut(BaseModel):
     stored: int
     failed: int
     results: list[BatchItem]
+    transitions: list[TransitionOut] = Field(
+        default_factory=list,
+        description="Process transitions queued with the records (pending; the relay applies "
+        "them to Temporal after the answer).",
+    )
 
 
 class CustomerSummary(BaseModel):

@@ -83,7 +83,12 @@ def spawn_api(s: Settings, log: Path) -> subprocess.Popen[bytes]:
 
 @contextmanager
 def local_stack(
-    workdir: Path, *, worker: bool = True, api: bool = True, task_queue: str = "bench"
+    workdir: Path,
+    *,
+    worker: bool = True,
+    api: bool = True,
+    task_queue: str = "bench",
+    database_url: str = "",
 ) -> Iterator[Stack]:
     """Start the stack under `workdir`; stop every child on exit."""
     workdir.mkdir(parents=True, exist_ok=True)
@@ -98,6 +103,7 @@ def local_stack(
         task_queue=task_queue,
         api_port=devstack.free_port(),
         demo_customers=0,
+        database_url=database_url,
     )
     stack = Stack(workdir, settings, {}, children=[temporal])
     try:

@@ -3,7 +3,8 @@
 `segflow import FILE` reads the file in chunks, validates every line with the same record
 contract as the API (a bad line is reported as `file:line: path: message` and skipped; the
 rest are stored), stores each chunk set-wise (services/ingest.py) with one audit entry in
-one transaction, queues the process transitions the provisional assignments ask for, and
+one transaction with the process transitions the provisional assignments ask for (outbox
+rows: the workers' relays start and stop the processes), and
 at the end starts a population run on the control queue and follows it to the end (classes
 are final after the run).
 """
@@ -23,10 +24,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
-from activities import policy_store, processes
+from activities import policy_store
 from rules.errors import RecordError
 from rules.inputs import read_records
-from services import abc_cuts, ingest
+from services import abc_cuts, ingest, outbox
 from store import audit
 from workflows.payloads import SegmentationProgress, SegmentationRunInput
 
@@ -81,11 +82,14 @@ def chunks_of(path: Path, size: int, report: ImportReport) -> Iterator[list[dict
 
 def store_chunk(
     sessions: sessionmaker[Session], records: list[dict[str, Any]], actor: str, source: str
-) -> tuple[ingest.Ingested, list[processes.Transitions]]:
-    """One chunk in one transaction: customers, assignments, audit entry."""
+) -> tuple[ingest.Ingested, int]:
+    """One chunk in one transaction: customers, assignments, outbox rows, audit entry;
+    returns the chunk and the number of transitions queued."""
     with sessions.begin() as s:
         bundle = policy_store.active_bundle(s)
         done = ingest.ingest(s, bundle, records, abc_cuts.current(s, bundle))
+        changes = [outbox.diff(c.customer_id, c.before, c.after) for c in done.changes]
+        queued = outbox.queue_changes(s, [c for c in changes if c], source)
         audit.append(
             s,
             actor=actor,
@@ -97,8 +101,7 @@ def store_chunk(
                     "changed": len(done.changes),
                     "digest": audit.digest(sorted(r["customer_id"] for r in records))},
         )  # fmt: skip
-    transitions = [processes.diff(c.customer_id, c.before, c.after) for c in done.changes]
-    return done, [t for t in transitions if t]
+    return done, len(queued)
 
 
 async def run_import(
@@ -113,19 +116,17 @@ async def run_import(
     chunk: int = CHUNK,
     on_progress: Callable[[str, int, int], None] = lambda stage, done, total: None,
 ) -> ImportReport:
-    """Import `path`; with a Temporal client, apply transitions and run a population run."""
+    """Import `path`; with a Temporal client, also run a population run at the end (the
+    relays apply the queued transitions)."""
     report = ImportReport()
     source = f"import:{uuid.uuid4().hex[:12]}"
     for records in chunks_of(path, chunk, report):
-        done, transitions = await asyncio.to_thread(store_chunk, sessions, records, actor, source)
+        done, queued = await asyncio.to_thread(store_chunk, sessions, records, actor, source)
         report.stored += len(records)
         report.created += done.created
         report.updated += done.updated
         report.changed += len(done.changes)
-        if client is not None and transitions:
-            report.transitions += await processes.apply(
-                client, task_queue, transitions, concurrency
-            )
+        report.transitions += queued
         on_progress("import", report.lines, 0)
     if client is not None and report.stored:
         report.run = await population_run(client, control_queue, actor, on_progress)

@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 import rules
-from activities.events import DATA
+from services.event_data import DATA
 from workflows.task_kinds import TASK_KINDS
 
 # events that change the stored record instead of reaching a process

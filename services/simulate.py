@@ -21,10 +21,11 @@ from temporalio.client import WorkflowUpdateFailedError
 
 import rules
 from activities import customers as customer_store
-from activities import processes, workflow_starts
-from activities.events import DATA
+from activities import workflow_starts
 from config import Settings
 from rules.reference import assign as reference_assign
+from services import processes
+from services.event_data import DATA
 from services.sandbox import DAY, Sandbox, Seen, open_sandbox
 from services.scenario import RECORD_UPDATE, Answer, Scenario, ScenarioEvent, Step
 from store.models import Assignment, Customer, Task

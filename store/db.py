@@ -7,13 +7,15 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout."""
+def make_engine(url: str, lock_timeout_ms: int = 5000, statement_timeout_ms: int = 60000) -> Engine:
+    """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout; PostgreSQL
+    sessions get `lock_timeout` and `statement_timeout` (Settings.store_*_timeout_ms), so a
+    stuck lock holder turns into an error (503) for the waiters instead of a frozen API."""
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
@@ -37,12 +39,52 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    options = f"-c lock_timeout={lock_timeout_ms} -c statement_timeout={statement_timeout_ms}"
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        connect_args={"options": options} if url.startswith("postgresql") else {},
+    )
+
+
+WRITER_LOCK_KEY = 0x5E6F10  # the audit chain's advisory lock (store/audit.py)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
-    """Sessions that keep loaded attributes after commit (rows are returned to callers)."""
-    return sessionmaker(engine, expire_on_commit=False)
+    """Sessions that keep loaded attributes after commit (rows are returned to callers).
+
+    PostgreSQL: a transaction takes the audit chain's advisory lock at its first write, before
+    any row lock, unless its session opts out (`session.info["serialise_writes"] = False`,
+    for work that never appends to the audit log first, like the relay's leases). Taking it
+    only at the audit append, after row locks, let two writers deadlock (each holding what
+    the other waits for); SQLite gets the same order from BEGIN IMMEDIATE."""
+    factory = sessionmaker(engine, expire_on_commit=False)
+    if engine.dialect.name == "postgresql":
+        event.listen(factory, "before_flush", _before_flush)
+        event.listen(factory, "do_orm_execute", _before_write)
+    return factory
+
+
+def _before_flush(session: Session, _ctx: object, _instances: object) -> None:
+    if session.new or session.dirty or session.deleted:
+        _writer_lock(session)
+
+
+def _before_write(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        _writer_lock(state.session)
+
+
+def _writer_lock(session: Session) -> None:
+    if not session.info.get("serialise_writes", True):
+        return
+    tx = session.get_transaction()
+    if tx is None or session.info.get("writer_locked") is tx:
+        return
+    session.connection().exec_driver_sql(f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY})")
+    session.info["writer_locked"] = tx
 
 
 def alembic_config(url: str) -> Config:

@@ -401,3 +401,39 @@ class RevokedSession(Base):
 
     sid: Mapped[str] = mapped_column(String(64), primary_key=True)
     revoked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Transition(Base):
+    """A process transition (start, signal, stop) waiting for the relay: the outbox.
+
+    Written in the same transaction as the record, assignment and audit entry that cause it;
+    the relay (services/relay.py) applies it to Temporal afterwards, in id order per workflow.
+    `request_id` is sent with the Temporal call so that a re-applied row is deduplicated.
+    """
+
+    __tablename__ = "transitions"
+    __table_args__ = (
+        Index("ix_transitions_claim", "status", "next_attempt_at", "id"),
+        Index("ix_transitions_workflow", "workflow_id", "status", "id"),
+        Index("ix_transitions_customer", "customer_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    request_id: Mapped[str] = mapped_column(String(64), unique=True)
+    workflow_id: Mapped[str] = mapped_column(String(200))
+    op: Mapped[str] = mapped_column(String(16))  # start / signal / stop
+    kind: Mapped[str] = mapped_column(String(40))  # the process kind (workflow type)
+    signal: Mapped[str | None] = mapped_column(String(60))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    customer_id: Mapped[str | None] = mapped_column(String(64))
+    source: Mapped[str | None] = mapped_column(String(200))  # request id / event id / run id
+    status: Mapped[str] = mapped_column(
+        String(16), default="pending"
+    )  # pending/done/failed/skipped
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

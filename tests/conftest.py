@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
@@ -64,6 +66,36 @@ def postgres_url() -> Iterator[str]:
         pytest.skip("PostgreSQL server binaries not installed (apt-get install postgresql)")
     with servers.postgres_server() as url:
         yield url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, store_url: str) -> str:
+    """A migrated store of each kind: the test's SQLite file, or a fresh database on the
+    session's PostgreSQL."""
+    if request.param == "sqlite":
+        return store_url
+    base: str = request.getfixturevalue("postgres_url")
+    engine = create_engine(base)
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        c.exec_driver_sql(f"CREATE DATABASE {name}")
+    engine.dispose()
+    url = base.rsplit("/", 1)[0] + f"/{name}"
+    db.upgrade(url)
+    return url
+
+
+@pytest.fixture
+def pg_store_url(postgres_url: str) -> str:
+    """A fresh, migrated PostgreSQL database of this test's own on the shared server."""
+    engine = create_engine(postgres_url)
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c:
+        c.exec_driver_sql(f"CREATE DATABASE {name}")
+    engine.dispose()
+    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    db.upgrade(url)
+    return url
 
 
 @pytest.fixture(scope="session")

@@ -5,12 +5,10 @@ per batch that does not grow with the store."""
 from __future__ import annotations
 
 import random
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import sqlalchemy as sa
 from sqlalchemy import event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -40,16 +38,7 @@ def records(n: int, start: int = 0, seed: int = 7) -> list[dict[str, Any]]:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def sessions(request: pytest.FixtureRequest, store_url: str) -> Iterator[sessionmaker[Session]]:
-    url = store_url
-    if request.param == "postgres":
-        base = request.getfixturevalue("postgres_url")
-        name = f"ingest_{uuid.uuid4().hex[:8]}"
-        admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f"CREATE DATABASE {name}")
-        admin.dispose()
-        url = base.rsplit("/", 1)[0] + f"/{name}"
-        db.upgrade(url)
+    url = request.getfixturevalue("pg_store_url") if request.param == "postgres" else store_url
     engine = db.make_engine(url)
     factory = db.session_factory(engine)
     with factory.begin() as s:

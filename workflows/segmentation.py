@@ -8,6 +8,9 @@ customer processes). Input SegmentationRunInput; output SegmentationProgress.
   the changed assignments and queues the process transitions) -> `record_step` summary.
 - Continue-as-new after `batches_per_run` batches, carrying the plan, the next batch and the
   progress, so the history stays small for any population.
+- Started by `POST /v1/segmentation-runs`, by the Schedule `segmentation-scheduled` (policy
+  `population_run`: cron + time zone; the run id is then the workflow id's suffix) or after a
+  policy activation (services/schedules.py).
 - Queries: `progress` (batches and customers done, rate, ETA). No signals, updates, timers.
 - End states: completed with the totals; failed if a batch keeps failing (activity retries).
 """
@@ -15,6 +18,7 @@ customer processes). Input SegmentationRunInput; output SegmentationProgress.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -62,6 +66,9 @@ class SegmentationRunWorkflow:
         if inp.progress is not None:
             self._progress = inp.progress
             self._progress.runs += 1
+        if not inp.run_id:  # started by the Schedule: the run id is the workflow id's suffix
+            wid = workflow.info().workflow_id
+            inp = dataclasses.replace(inp, run_id=wid.removeprefix("segmentation:"))
         p = self._progress
         p.run_id = inp.run_id
         plan = inp.plan

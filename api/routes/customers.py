@@ -1,4 +1,5 @@
-"""Customers: the CRM pushes records; the response is the customer's new assignment."""
+"""Customers (HTTP shape): the CRM pushes records; the response is the customer's new
+assignment and the process transitions it queued (services/customers.py does the work)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-import rules
 from activities import customers as customer_store
-from activities import policy_store, processes
-from api.deps import AppState, Db, GatedDb, State, require
+from api.deps import Db, State, require
 from api.errors import ERROR_RESPONSES, ApiError
 from api.record_schema import record_schema
 from api.schemas import (
@@ -24,9 +22,10 @@ from api.schemas import (
     CustomerOut,
     CustomerPage,
     CustomerSummary,
+    TransitionOut,
+    UpsertOut,
 )
-from services import abc_cuts, access
-from store import audit
+from services import access, customers
 from store.credentials import Principal
 from store.models import Assignment, Customer
 
@@ -48,7 +47,7 @@ EXAMPLE = {
 
 @router.put(
     "/{customer_id}",
-    response_model=AssignmentOut,
+    response_model=UpsertOut,
     summary="Create or update a customer and return its new assignment.",
     openapi_extra={
         "requestBody": {
@@ -66,39 +65,21 @@ async def put_customer(
     customer_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{1,64}$")],
     request: Request,
     app: State,
-    db: GatedDb,
+    db: Db,
     principal: Annotated[Principal, Depends(require("crm"))],
-) -> AssignmentOut:
-    """Validate the record, store it, segment it under the active policy, and start or stop
-    the processes its strategy asks for. Nothing is stored if Temporal cannot be reached."""
+) -> UpsertOut:
+    """Validate the record, store it and segment it under the active policy. The record, the
+    assignment, the audit entry and the process transitions the strategy asks for (start or
+    stop a call-back, a key-account visit) are stored in one transaction and the answer comes
+    at once: `transitions` lists them as `pending`. The outbox relay applies them to Temporal
+    shortly after (normally well under a second); until then `GET /v1/customers/{id}` shows
+    them under `pending_transitions`. Temporal being down does not refuse the upsert."""
     record = await _json_object(request)
-    if record.get("customer_id", customer_id) != customer_id:
-        raise ApiError(
-            422,
-            "Invalid record",
-            errors=[{"path": "customer_id", "message": "does not match the URL"}],
-        )
-    try:
-        valid = rules.validate_record({**record, "customer_id": customer_id})
-    except rules.RecordError as err:
-        raise ApiError(
-            422,
-            "Invalid customer record",
-            errors=[{"path": i.path, "message": i.message} for i in err.issues],
-        ) from err
-
-    def write() -> tuple[rules.Assignment, dict[str, Any] | None]:
-        bundle = _active(db)
-        return customer_store.upsert(
-            db, app.engine_for(bundle), bundle, valid, principal.name, request.state.request_id
-        )
-
-    # store work runs in the thread pool: a store lock wait must never block the event loop
-    # that the open transaction's own Temporal calls need to finish
-    result, before = await run_in_threadpool(write)
-    transitions = processes.diff(customer_id, before and before["processes"], result.processes)
-    await _apply_or_rollback(app, db, [transitions])
-    return AssignmentOut(**result.to_json())
+    valid = customers.validate(record, customer_id)
+    done = await run_in_threadpool(
+        customers.upsert, db, app.engine_for, valid, principal.name, request.state.request_id
+    )
+    return UpsertOut(**done.assignment, transitions=[TransitionOut(**t) for t in done.transitions])
 
 
 @router.get(
@@ -111,59 +92,27 @@ def get_customer(
         Principal, Depends(require("crm", "auditor", "supervisor", "agent", "inspector"))
     ],
 ) -> CustomerOut:
-    """The stored record, the current assignment and its explanation. Agents and inspectors
-    read only customers they have a task for (others: 404, as if absent)."""
-    row = db.get(Customer, customer_id)
-    if row is None or not access.may_read_customer(db, principal, customer_id):
+    """The stored record, the current assignment and its explanation, and the process
+    transitions queued for the customer that the relay has not applied to Temporal yet.
+    Agents and inspectors read only customers they have a task for (others: 404, as if
+    absent)."""
+    if not access.may_read_customer(db, principal, customer_id):
         raise ApiError(404, "Not found", f"no customer {customer_id}")
-    assignment = db.get(Assignment, customer_id)
-    explanation = None
-    if assignment is not None:
-        version = policy_store.bundle_of_version(db, assignment.policy_version)
-        explanation = rules.explain(version, customer_store.record_of(row), assignment.abc_class)
+    view = customers.get(db, customer_id)
     return CustomerOut(
-        record=customer_store.record_of(row),
-        status=row.status,
-        assignment=AssignmentOut(**customer_store.assignment_json(assignment))
-        if assignment
-        else None,
-        explanation=explanation,
+        record=view.record,
+        status=view.status,
+        assignment=AssignmentOut(**view.assignment) if view.assignment else None,
+        explanation=view.explanation,
+        pending_transitions=[TransitionOut(**t) for t in view.pending_transitions],
     )
 
 
-MAX_BATCH = 10_000
-
-
-def _active(db: Session) -> rules.Bundle:
+async def _json_object(request: Request) -> Any:
     try:
-        return policy_store.active_bundle(db)
-    except LookupError as err:
-        raise ApiError(409, "No active policy", "activate a policy version first") from err
-
-
-async def _apply_or_rollback(
-    app: AppState, db: Session, transitions: list[processes.Transitions]
-) -> None:
-    """Start/stop the processes, then commit; if Temporal fails nothing is stored (503)."""
-    try:
-        await processes.apply(
-            app.temporal, app.settings.task_queue, transitions, app.settings.start_concurrency
-        )
-    except Exception as err:
-        log.warning("process transitions failed: %s", err, exc_info=True)
-        await run_in_threadpool(db.rollback)
-        raise ApiError(503, "Temporal unavailable", "nothing was stored; retry later") from err
-    await run_in_threadpool(db.commit)
-
-
-async def _json_object(request: Request) -> dict[str, Any]:
-    try:
-        data = json.loads(await request.body())
+        return json.loads(await request.body())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ApiError(422, "Invalid body", f"not JSON: {err}") from err
-    if not isinstance(data, dict):
-        raise ApiError(422, "Invalid body", "expected a JSON object (the customer record)")
-    return data
 
 
 async def _batch_records(request: Request) -> list[Any]:
@@ -201,76 +150,33 @@ async def _batch_records(request: Request) -> list[Any]:
 async def batch(
     request: Request,
     app: State,
-    db: GatedDb,
+    db: Db,
     principal: Annotated[Principal, Depends(require("crm"))],
 ) -> BatchOut:
     """A result per record, in input order. Valid records are stored and segmented even when
-    others fail; the processes their strategies ask for are started."""
+    others fail, in one transaction with the process transitions their strategies ask for;
+    `transitions` lists those (pending: the outbox relay applies them to Temporal after the
+    answer)."""
     records = await _batch_records(request)
-    if len(records) > MAX_BATCH:
-        raise ApiError(413, "Too many records", f"at most {MAX_BATCH} per batch")
-    results: list[BatchItem] = []
-    valid: dict[str, dict[str, Any]] = {}
-    for index, raw in enumerate(records):
-        try:
-            rec = rules.validate_record(raw)
-        except rules.RecordError as err:
-            results.append(
-                BatchItem(
-                    index=index,
-                    customer_id=_cid(raw),
-                    ok=False,
-                    errors=[{"path": i.path, "message": i.message} for i in err.issues],
-                )
-            )
-            continue
-        valid[rec["customer_id"]] = rec  # a later duplicate wins, like sequential PUTs
-        results.append(BatchItem(index=index, customer_id=rec["customer_id"], ok=True))
-    assignments: dict[str, AssignmentOut] = {}
-    transitions: list[processes.Transitions] = []
-
-    def write() -> None:
-        bundle = _active(db)
-        engine = app.engine_for(bundle)
-        rows = {cid: customer_store.store_record(db, rec)[0] for cid, rec in valid.items()}
-        db.flush()
-        cuts = abc_cuts.current(db, bundle)
-        for cid, row in rows.items():
-            result, before = customer_store.assign(db, engine, bundle, row, cuts)
-            assignments[cid] = AssignmentOut(**result.to_json())
-            transitions.append(
-                processes.diff(cid, before and before["processes"], result.processes)
-            )
-        audit.append(
-            db,
-            actor=principal.name,
-            action="customer.batch_upserted",
-            target="customers",
-            request_id=request.state.request_id,
-            policy_version=bundle.version,
-            detail={
-                "received": len(records),
-                "stored": len(rows),
-                "digest": audit.digest(sorted(valid)),
-            },
-        )
-
-    await run_in_threadpool(write)
-    await _apply_or_rollback(app, db, transitions)
-    for item in results:
-        if item.ok and item.customer_id is not None:
-            item.assignment = assignments[item.customer_id]
-    return BatchOut(
-        received=len(records),
-        stored=len(valid),
-        failed=sum(not r.ok for r in results),
-        results=results,
+    done = await run_in_threadpool(
+        customers.batch, db, app.engine_for, records, principal.name, request.state.request_id
     )
-
-
-def _cid(raw: Any) -> str | None:
-    value = raw.get("customer_id") if isinstance(raw, dict) else None
-    return value if isinstance(value, str) else None
+    return BatchOut(
+        received=done.received,
+        stored=done.stored,
+        failed=done.failed,
+        results=[
+            BatchItem(
+                index=r.index,
+                customer_id=r.customer_id,
+                ok=r.ok,
+                errors=r.errors,
+                assignment=AssignmentOut(**r.assignment) if r.assignment else None,
+            )
+            for r in done.results
+        ],
+        transitions=[TransitionOut(**t) for t in done.transitions],
+    )
 
 
 @router.get("", response_model=CustomerPage, summary="Customers by segment, paged.")

@@ -29,7 +29,9 @@ async def test_events_start_signal_and_accrue_points(stack: Stack) -> None:
     assert again.json() == {**r.json(), "duplicate": True}
     clash = await _event(stack, **{**overdue, "data": {"bill_id": "B1", "amount": 1.0}})
     assert clash.status_code == 409
+    assert r.json()["transitions"][0]["status"] == "pending"
 
+    await stack.settle()  # the answer came before the relay started the workflow
     wf = await stack.call("GET", "/v1/workflows/arrears:EV1", "crm")
     assert wf.status_code == 200 and wf.json()["type"] == "arrears"
 

@@ -108,7 +108,7 @@ async def test_planned_outage_negotiates_and_notifies_the_feeder(stack: Stack) -
         stack,
         "crm",
         "/v1/workflows/outage:F-E2E:O1",
-        lambda b: b["state"] and b["state"]["stage"] != "pre_negotiation",
+        lambda b: b.get("state") and b["state"]["stage"] != "pre_negotiation",
     )
     assert wf["status"] == "RUNNING"  # waits for the notice times and the outage itself
 
@@ -125,7 +125,7 @@ async def test_inspectors_see_and_complete_only_their_own_tasks(stack: Stack) ->
                 stack,
                 "crm",
                 "/v1/workflows/hazard:HZ1:I1",
-                lambda b: b["state"] and b["state"]["stage"].startswith("rectification"),
+                lambda b: b.get("state") and b["state"]["stage"].startswith("rectification"),
             )
         r = await stack.call(
             "POST",

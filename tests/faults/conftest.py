@@ -22,6 +22,7 @@ from activities import policy_store
 from config import ROOT, Settings
 from rules import jurisdiction
 from rules.loader import FILES
+from services import outbox
 from store import db
 
 pytestmark = pytest.mark.faults
@@ -165,6 +166,12 @@ def sessions(store_url: str) -> Iterator[sessionmaker[Session]]:
 def count(sessions: sessionmaker[Session], model: Any, *where: Any) -> int:
     with sessions() as s:
         return int(s.scalar(select(func.count()).select_from(model).where(*where)) or 0)
+
+
+def outbox_depth(sessions: sessionmaker[Session]) -> int:
+    """Transitions the relay has not applied yet."""
+    with sessions() as s:
+        return outbox.depth(s).pending
 
 
 async def until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:

@@ -1,5 +1,6 @@
 """SIGKILL the API (uvicorn) in the middle of a batch upsert; the client's retry with the same
-Idempotency-Key completes, and the store holds every record exactly once."""
+Idempotency-Key completes, and the store holds every record exactly once; the worker's relay
+then starts every call-back the assignments ask for, exactly once."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from activities import policy_store
 from activities.population import demo_records
 from config import Settings
 from store.models import Assignment, AuditEntry, Customer, IdempotencyRecord
-from tests.faults.conftest import Children, count
+from tests.faults.conftest import Children, count, outbox_depth, until
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 N = 3000
@@ -73,12 +74,20 @@ async def test_kill_api_during_batch_then_retry(
             for a in s.query(Assignment).where(Assignment.customer_id.startswith("AK"))
             if "callback" in a.processes
         }
+    # the worker's outbox relay starts them after the answers: wait for it to drain
+    children.worker()
+    await until(lambda: outbox_depth(sessions) == 0, 180, "the outbox drained")
     client = await Client.connect(fault_settings.temporal_address)
-    running = [
-        wf.id
-        async for wf in client.list_workflows(
-            f"WorkflowType = 'callback' AND TaskQueue = '{fault_settings.task_queue}'"
-        )
-    ]
+
+    async def listed() -> list[str]:
+        query = f"WorkflowType = 'callback' AND TaskQueue = '{fault_settings.task_queue}'"
+        return [wf.id async for wf in client.list_workflows(query)]
+
+    running = await listed()
+    for _ in range(50):  # visibility lags the starts a little
+        if set(running) == wanted:
+            break
+        await asyncio.sleep(0.2)
+        running = await listed()
     assert len(running) == len(set(running))
     assert set(running) == wanted

@@ -69,6 +69,7 @@ def test_process_parameters_for_workflows(bundle: rules.Bundle) -> None:
         "callback", "key_account_visit", "service_request", "outage_notice", "arrears",
         "hazard", "closure", "service_follow_up", "key_account_meeting", "record_verification",
         "special_inspection", "electrician_training", "routing", "outage_plan_review",
+        "population_run",
         "arrears_strategy",
     }  # fmt: skip
     cb = procs["callback"]

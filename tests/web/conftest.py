@@ -142,6 +142,11 @@ async def live(web_settings: Settings, served: str) -> AsyncIterator[Live]:
         web_settings.credentials_path, web_settings.var_dir / "demo-credentials.json"
     )
     client = await Client.connect(web_settings.temporal_address)
+    # the worker's outbox relay applies the process transitions the API queues
+    fast = web_settings.model_copy(update={"relay_poll_seconds": 0.05})
+    relay = worker.build_relay(client, fast, worker.store_sessions(fast))
+    stop = asyncio.Event()
+    relaying = asyncio.create_task(relay.run(stop))
     with ThreadPoolExecutor(max_workers=16) as executor:
         async with worker.build_worker(client, web_settings, executor), async_playwright() as pw:
             browser = await pw.chromium.launch(
@@ -152,6 +157,8 @@ async def live(web_settings: Settings, served: str) -> AsyncIterator[Live]:
                     yield Live(served, api, client, web_settings, tokens, browser)
                 finally:
                     await browser.close()
+                    stop.set()
+                    await relaying
 
 
 async def wait_for(check: Any, timeout: float = 15.0, every: float = 0.2) -> Any:

@@ -111,6 +111,20 @@ def check_cutoffs(rig: Rig, wid: str) -> list[datetime]:
             lifted = _seq_of(ladder_seq, f"moratorium:{m.moratorium_id}", "moratorium.lifted")
             if made < check.seq and (lifted is None or lifted > check.seq):
                 declared |= _days(m.first_day, m.last_day)
+        # a calendar edit: the version active at the check adds its holidays and moratoria
+        activated = [
+            e for e in ladder_seq.values() if e.action == "policy.activated" and e.seq < check.seq
+        ]
+        if activated:
+            with rig.sessions() as s:
+                current = policy_store.bundle_of_version(
+                    s, max(activated, key=lambda e: e.seq).target.removeprefix("policy:")
+                )
+            for h in [
+                *(current.calendars.get("holidays") or []),
+                *(current.calendars.get("moratorium") or []),
+            ]:
+                declared |= _days(h["from"], h.get("to", h["from"]))
         assert allowed(at, bundle.calendars, pack, declared), at
         for r in regs:
             made = _seq_of(ladder_seq, f"registration:{r.registration_id}", "registration.created")

@@ -2,22 +2,39 @@
 and every protected customer keeps power.
 
 Hypothesis interleaves payments, payment plans, disputes, life-support registrations (current
-or already expired) and their end, moratoria declared on the planned cut-off day, with or
-without the signal that tells the ladder, at random times, while people complete the tasks
-with random outcomes. The independent checker (`cutoff_checker`) then judges every
-disconnection order from the outbox, the audit log and the protection tables alone.
+or already expired) and their end, moratoria declared on the planned cut-off day, calendar
+edits (a new policy version activated with a holiday on that day), worker restarts (the
+ladder resumes on a fresh worker by replaying its history), with or without the signal that
+tells the ladder, at random times, while people complete the tasks with random outcomes. The
+independent checker (`cutoff_checker`) then judges every disconnection order from the outbox,
+the audit log and the protection tables alone.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from temporalio.worker import Worker
 
+import rules
+import worker as worker_module
+from activities import policy_store
+from activities.adapters import AdapterActivities
+from activities.inbox import InboxActivities
+from activities.process_activities import ProcessActivities
+from activities.protections import ProtectionActivities
+from config import ROOT
+from rules.loader import FILES
 from services import protections as svc
 from tests.workflows.conftest import DAY, Rig
 from tests.workflows.cutoff_checker import check_cutoffs
@@ -47,6 +64,8 @@ ACTIONS = [
     "expired_registration",
     "end_registration",
     "moratorium",
+    "holiday",
+    "restart",
     "payment",
 ]
 _ids = itertools.count()
@@ -54,10 +73,89 @@ _ids = itertools.count()
 action = st.tuples(st.sampled_from(ACTIONS), st.floats(0, 24 * DAY), st.booleans())
 
 
-async def apply(rig: Rig, h: Any, wid: str, cid: str, what: str, tell: bool, n: int) -> None:
+class RestartableWorker:
+    """A worker of this module's own, on its own task queue, that a test can restart."""
+
+    def __init__(self, env: Any, sessions: Any, queue: str, executor: ThreadPoolExecutor) -> None:
+        self.env, self.sessions, self.queue, self.executor = env, sessions, queue, executor
+        self.worker: Worker | None = None
+        self.running: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        acts = InboxActivities(self.sessions).all() + AdapterActivities(self.sessions).all()
+        acts += ProcessActivities(self.sessions, self.env.client).all()
+        acts += ProtectionActivities(self.sessions).all()
+        self.worker = Worker(
+            self.env.client,
+            task_queue=self.queue,
+            workflows=worker_module.WORKFLOWS,
+            activities=acts,
+            activity_executor=self.executor,
+            workflow_runner=worker_module.workflow_runner(),
+            # no sticky cache: every workflow task replays the history, as after a restart,
+            # and a restart leaves no task waiting on the old worker's sticky queue
+            max_cached_workflows=0,
+        )
+        self.running = asyncio.create_task(self.worker.run())
+
+    async def stop(self) -> None:
+        if self.worker is not None and self.running is not None:
+            await self.worker.shutdown()
+            await self.running
+
+    async def restart(self) -> None:
+        await self.stop()
+        self.start()
+
+
+@pytest.fixture
+async def own(rig: Rig) -> AsyncIterator[tuple[Rig, RestartableWorker]]:
+    """A rig on a queue served by a restartable worker (same store and clock)."""
+    queue = f"restart-{uuid.uuid4().hex[:8]}"
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        worker = RestartableWorker(rig.env, rig.sessions, queue, executor)
+        worker.start()
+        try:
+            yield Rig(rig.env, rig.sessions, rig.version, queue), worker
+        finally:
+            await worker.stop()
+            with rig.sessions.begin() as s:  # calendar edits must not outlive the test
+                policy_store.activate(s, rig.version, "test")
+
+
+def holiday_bundle(day: date, name: str) -> rules.Bundle:
+    """The shipped bundle with a public holiday on `day` (a calendar edit)."""
+    texts = {f: (ROOT / "policies" / f).read_text(encoding="utf-8") for f in FILES}
+    anchor = "holidays:\n"
+    assert anchor in texts["calendars.yaml"]
+    texts["calendars.yaml"] = texts["calendars.yaml"].replace(
+        anchor, f'{anchor}  - {{name: {name}, from: "{day}", to: "{day}"}}\n', 1
+    )
+    return rules.load_bundle_from_texts(texts)
+
+
+async def planned_day(rig: Rig, h: Any) -> date:
+    state = await rig.state(h)
+    at = state.facts.get("cutoff")
+    when = datetime.fromisoformat(at) if at else await rig.env.get_current_time()
+    return when.astimezone(ZoneInfo("Asia/Shanghai")).date()
+
+
+async def apply(
+    rig: Rig, h: Any, wid: str, cid: str, what: str, tell: bool, n: int, worker: RestartableWorker
+) -> None:
     """One protection event; `tell`: also signal the ladder (else only the store knows)."""
     change: ProtectionChanged | None = None
-    if what == "plan":
+    if what == "restart":
+        await worker.restart()
+    elif what == "holiday":
+        bundle = holiday_bundle(await planned_day(rig, h), f"{cid}-day{n}")
+        with rig.sessions.begin() as s:
+            policy_store.register(s, bundle, "test")
+            s.flush()
+            policy_store.activate(s, bundle.version, "test")
+        change = ProtectionChanged("calendar", True, bundle.version)
+    elif what == "plan":
         await h.signal("payment_plan", PaymentPlanSignal(3))
     elif what == "missed":
         await h.signal("instalment_missed", InstalmentMissedSignal())
@@ -137,8 +235,9 @@ def _lift_all(rig: Rig, cid: str) -> None:
 )
 @given(actions=st.lists(action, min_size=1, max_size=6), data=st.data())
 async def test_every_cutoff_is_lawful_at_its_moment(
-    rig: Rig, actions: list[tuple[str, float, bool]], data: st.DataObject
+    own: tuple[Rig, RestartableWorker], actions: list[tuple[str, float, bool]], data: st.DataObject
 ) -> None:
+    rig, worker = own
     cid = f"PP{next(_ids)}"
     rig.started.clear()
     rig.customer(cid, category=data.draw(st.sampled_from(["residential", "important"])))
@@ -159,7 +258,7 @@ async def test_every_cutoff_is_lawful_at_its_moment(
             )
             if found is None and timeline:
                 _, n, what, tell = timeline.pop(0)
-                await apply(rig, h, wid, cid, what, tell, n)
+                await apply(rig, h, wid, cid, what, tell, n, worker)
                 paid = paid or what == "payment"
                 event(what)
             elif isinstance(found, dict):

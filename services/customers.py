@@ -1,0 +1,184 @@
+"""Customer operations: upsert one or a batch, read one with its pending transitions.
+
+Each write is one store transaction: the record, the assignment, the audit entry and the
+process transitions the new assignment asks for (outbox rows) commit together; Temporal is
+not called here (the relay applies the transitions). Synchronous: callers on an event loop
+run these in a thread pool.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+import rules
+from activities import customers as customer_store
+from activities import policy_store
+from services import abc_cuts, outbox
+from services.errors import Invalid, Issue, NotFound, TooLarge, no_active_policy
+from store import audit
+from store.models import Assignment, Customer
+
+MAX_BATCH = 10_000
+
+Engines = Callable[[rules.Bundle], rules.Engine]
+
+
+def active_bundle(session: Session) -> rules.Bundle:
+    """The active policy bundle (Conflict when none was activated)."""
+    try:
+        return policy_store.active_bundle(session)
+    except LookupError as err:
+        raise no_active_policy() from err
+
+
+def validate(record: Any, customer_id: str | None = None) -> dict[str, Any]:
+    """A valid record (Invalid with the field paths otherwise); `customer_id` is the id the
+    caller addressed, which the record must not contradict."""
+    if not isinstance(record, dict):
+        raise Invalid("Invalid body", "expected a JSON object (the customer record)")
+    if customer_id is not None:
+        if record.get("customer_id", customer_id) != customer_id:
+            raise Invalid("Invalid record", issues=[Issue("customer_id", "does not match the URL",
+                                                          "mismatch")])  # fmt: skip
+        record = {**record, "customer_id": customer_id}
+    try:
+        return rules.validate_record(record)
+    except rules.RecordError as err:
+        issues = [Issue(i.path, i.message) for i in err.issues]
+        raise Invalid("Invalid customer record", issues=issues) from err
+
+
+@dataclass
+class Upserted:
+    """A stored customer's new assignment and the transitions it queued."""
+
+    assignment: dict[str, Any]
+    transitions: list[dict[str, Any]]
+
+
+def upsert(
+    session: Session, engines: Engines, record: dict[str, Any], actor: str, request_id: str | None
+) -> Upserted:
+    """Store a validated record, segment it, queue its process transitions; commits."""
+    bundle = active_bundle(session)
+    result, before = customer_store.upsert(
+        session, engines(bundle), bundle, record, actor, request_id
+    )
+    change = outbox.diff(record["customer_id"], before and before["processes"], result.processes)
+    queued = outbox.queue_changes(session, [change], request_id)
+    session.commit()
+    return Upserted(result.to_json(), queued)
+
+
+@dataclass
+class BatchItem:
+    """The result of one record of a batch."""
+
+    index: int
+    customer_id: str | None
+    ok: bool
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    assignment: dict[str, Any] | None = None
+
+
+@dataclass
+class BatchResult:
+    """A batch's results in input order and the transitions it queued."""
+
+    received: int
+    stored: int
+    results: list[BatchItem]
+    transitions: list[dict[str, Any]]
+
+    @property
+    def failed(self) -> int:
+        """Records refused."""
+        return sum(not r.ok for r in self.results)
+
+
+def batch(
+    session: Session, engines: Engines, records: list[Any], actor: str, request_id: str | None
+) -> BatchResult:
+    """Store and segment the valid records of a batch (a later duplicate id wins, like
+    sequential PUTs), queue their transitions, audit the batch; commits once."""
+    if len(records) > MAX_BATCH:
+        raise TooLarge("Too many records", f"at most {MAX_BATCH} per batch")
+    results: list[BatchItem] = []
+    valid: dict[str, dict[str, Any]] = {}
+    for index, raw in enumerate(records):
+        try:
+            rec = validate(raw)
+        except Invalid as err:
+            cid = raw.get("customer_id") if isinstance(raw, dict) else None
+            errors = [i.to_json() for i in err.issues] or [
+                {"path": "", "message": err.detail, "code": "invalid"}
+            ]
+            results.append(BatchItem(index, cid if isinstance(cid, str) else None, False, errors))
+            continue
+        valid[rec["customer_id"]] = rec
+        results.append(BatchItem(index, rec["customer_id"], True))
+    bundle = active_bundle(session)
+    engine = engines(bundle)
+    rows = {cid: customer_store.store_record(session, rec)[0] for cid, rec in valid.items()}
+    session.flush()
+    cuts = abc_cuts.current(session, bundle)
+    assignments: dict[str, dict[str, Any]] = {}
+    changes: list[outbox.Changes] = []
+    for cid, row in rows.items():
+        result, before = customer_store.assign(session, engine, bundle, row, cuts)
+        assignments[cid] = result.to_json()
+        changes.append(outbox.diff(cid, before and before["processes"], result.processes))
+    queued = outbox.queue_changes(session, changes, request_id)
+    audit.append(
+        session,
+        actor=actor,
+        action="customer.batch_upserted",
+        target="customers",
+        request_id=request_id,
+        policy_version=bundle.version,
+        detail={
+            "received": len(records),
+            "stored": len(rows),
+            "digest": audit.digest(sorted(valid)),
+            "transitions": len(queued),
+        },
+    )
+    session.commit()
+    for item in results:
+        if item.ok and item.customer_id is not None:
+            item.assignment = assignments[item.customer_id]
+    return BatchResult(len(records), len(valid), results, queued)
+
+
+@dataclass
+class CustomerView:
+    """A stored customer, its assignment and why, and its transitions not yet applied."""
+
+    record: dict[str, Any]
+    status: str
+    assignment: dict[str, Any] | None
+    explanation: dict[str, Any] | None
+    pending_transitions: list[dict[str, Any]]
+
+
+def get(session: Session, customer_id: str) -> CustomerView:
+    """One customer (NotFound when unknown)."""
+    row = session.get(Customer, customer_id)
+    if row is None:
+        raise NotFound("Not found", f"no customer {customer_id}")
+    assignment = session.get(Assignment, customer_id)
+    explanation = None
+    if assignment is not None:
+        version = policy_store.bundle_of_version(session, assignment.policy_version)
+        explanation = rules.explain(version, customer_store.record_of(row), assignment.abc_class)
+    return CustomerView(
+        record=customer_store.record_of(row),
+        status=row.status,
+        assignment=customer_store.assignment_json(assignment) if assignment else None,
+        explanation=explanation,
+        pending_transitions=outbox.pending_of(session, customer_id),
+    )
