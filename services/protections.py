@@ -39,7 +39,7 @@ SIGNAL_CONCURRENCY = 16
 DEFAULT_REVIEW_AHEAD = 30 * 86400.0
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: raising sets __traceback__ on the instance
 class ProtectionError(Exception):
     """A domain error: the field path, what is wrong, and a code the API maps to a status."""
 
