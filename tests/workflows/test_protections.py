@@ -12,6 +12,7 @@ import pytest
 
 import rules
 from activities import policy_store, workflow_starts
+from services import protection_signals as signals
 from services import protections as svc
 from services.evidence import EvidenceNotFound, evidence_pack
 from store.models import Assignment, Customer, Registration
@@ -273,7 +274,7 @@ async def test_registration_review_opens_ahead_of_expiry(rig: Rig) -> None:
     row = svc.register(
         rig.sessions, "PV1", "REG-PV1", "life_support", "CERT-9", "Dr. Ma", LONG_AGO, end, "crm"
     )
-    wid = await svc.schedule_review(rig.env.client, rig.queue, row, 30 * DAY)
+    wid = await signals.schedule_review(rig.env.client, rig.queue, row, 30 * DAY)
     assert wid == "registration:REG-PV1"
     rig.started.append(wid)
     h = rig.env.client.get_workflow_handle(wid, result_type=ProcessResult)
@@ -287,5 +288,5 @@ async def test_registration_review_opens_ahead_of_expiry(rig: Rig) -> None:
         assert s.get(Registration, "REG-PV1").valid_to == renewed
     # the renewed certificate's review is decided through the API this time
     decided = svc.review(rig.sessions, "REG-PV1", "ended", None, "supervisor.wang")
-    await svc.review_decided(rig.env.client, decided)
+    await signals.review_decided(rig.env.client, decided)
     assert (await h.result()).outcome == "ended"
