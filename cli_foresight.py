@@ -31,6 +31,11 @@ def register(policy_sub: Any) -> None:
     sim.add_argument("--policies", default="policies", help="policy directory")
     sim.add_argument("--json", action="store_true", help="the whole timeline as JSON")
     sim.set_defaults(func=cmd_simulate)
+    fc = policy_sub.add_parser("forecast", help="tasks per queue and week from the store")
+    fc.add_argument("--version", help="a stored version (default: the active one)")
+    fc.add_argument("--weeks", type=int, default=13, help="weeks ahead (1-52)")
+    fc.add_argument("--csv", action="store_true", help="CSV instead of a table")
+    fc.set_defaults(func=cmd_forecast)
 
 
 def _bundle(directory: str) -> rules.Bundle | None:
@@ -88,3 +93,41 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     else:
         print_timeline(timeline)
     return 0
+
+
+def cmd_forecast(args: argparse.Namespace) -> int:
+    """The forecast of a stored version over the stored population (the store of Settings)."""
+    from services import forecast_run
+    from services.policy_diff import UnknownVersion
+    from store import db
+
+    settings = Settings()
+    sessions = db.session_factory(db.make_engine(settings.store_url))
+    try:
+        with sessions() as s:
+            data = forecast_run.report(s, args.version, max(1, min(args.weeks, 52)))
+    except UnknownVersion as err:
+        print(err)
+        return 2
+    if args.csv:
+        for row in forecast_run.csv_rows(data):
+            print(",".join(row))
+        return 0
+    print(f"forecast of {data['policy_version']}, {data['weeks']} weeks (tasks per week)")
+    for key, series in [
+        *data["queues"].items(),
+        *data["kinds"].items(),
+        *data["assignees"].items(),
+    ]:
+        cap = data["capacity"].get(key)
+        over = data["over_capacity"].get(key, [])
+        line = " ".join(f"{v:6.1f}" for v in series)
+        tail = f"  capacity {cap:g}" if cap is not None else ""
+        tail += f"  OVER in weeks {over}" if over else ""
+        print(f"{key:<34} {line}{tail}")
+    for a in data["assumptions"]:
+        print(f"  assumption {a['name']} = {a['value']} ({a['source']})")
+    if "baseline" in data:
+        base = data["baseline"]["queues"]
+        print("active version: " + ", ".join(f"{q} {sum(v):.0f}" for q, v in base.items()))
+    return 1 if data["over_capacity"] else 0

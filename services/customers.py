@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 import rules
 from activities import customers as customer_store
 from activities import policy_store
-from services import abc_cuts, outbox
+from services import ingest, outbox
 from services.errors import Invalid, Issue, NotFound, TooLarge, no_active_policy
 from store import audit
 from store.models import Assignment, Customer
@@ -104,7 +104,9 @@ def batch(
     session: Session, engines: Engines, records: list[Any], actor: str, request_id: str | None
 ) -> BatchResult:
     """Store and segment the valid records of a batch (a later duplicate id wins, like
-    sequential PUTs), queue their transitions, audit the batch; commits once."""
+    sequential PUTs), queue their transitions, audit the batch; commits once. A bad record
+    is reported with its index and field paths; the others are stored. Set-based
+    (services/ingest.py): the time of a batch does not grow with the store."""
     if len(records) > MAX_BATCH:
         raise TooLarge("Too many records", f"at most {MAX_BATCH} per batch")
     results: list[BatchItem] = []
@@ -122,17 +124,12 @@ def batch(
         valid[rec["customer_id"]] = rec
         results.append(BatchItem(index, rec["customer_id"], True))
     bundle = active_bundle(session)
-    engine = engines(bundle)
-    rows = {cid: customer_store.store_record(session, rec)[0] for cid, rec in valid.items()}
-    session.flush()
-    cuts = abc_cuts.current(session, bundle)
-    assignments: dict[str, dict[str, Any]] = {}
-    changes: list[outbox.Changes] = []
-    for cid, row in rows.items():
-        result, before = customer_store.assign(session, engine, bundle, row, cuts)
-        assignments[cid] = result.to_json()
-        changes.append(outbox.diff(cid, before and before["processes"], result.processes))
-    queued = outbox.queue_changes(session, changes, request_id)
+    # set-based: the batch's own rows only, multi-row writes, assignments vectorised against
+    # the cut points (services/ingest.py); the cost does not grow with the store
+    done = ingest.ingest(session, bundle, list(valid.values()))
+    assignments = {cid: a.to_json() for cid, a in done.assignments.items()}
+    changes = [outbox.diff(c.customer_id, c.before, c.after) for c in done.changes]
+    queued = outbox.queue_changes(session, [c for c in changes if c], request_id)
     audit.append(
         session,
         actor=actor,
@@ -142,7 +139,7 @@ def batch(
         policy_version=bundle.version,
         detail={
             "received": len(records),
-            "stored": len(rows),
+            "stored": len(valid),
             "digest": audit.digest(sorted(valid)),
             "transitions": len(queued),
         },

@@ -21,6 +21,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 import rules
+from rules import ownership
 from rules.abc import CutPoints
 from services import abc_cuts
 from store.models import Assignment, Customer
@@ -68,12 +69,15 @@ def customer_row(record: dict[str, Any], now: datetime) -> dict[str, Any]:
     return row
 
 
-def existing_ids(session: Session, ids: Sequence[str]) -> set[str]:
-    """Which of `ids` are stored (primary-key look-ups)."""
-    found: set[str] = set()
+def stored_owned(session: Session, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The segflow-owned fields (rules/ownership.py) of those of `ids` that are stored
+    (primary-key look-ups): a CRM batch never overwrites them."""
+    cols = [Customer.customer_id, *(getattr(Customer, f) for f in ownership.SEGFLOW_OWNED)]
+    found: dict[str, dict[str, Any]] = {}
     for part in chunks(ids):
-        found.update(session.scalars(select(Customer.customer_id).where(
-            Customer.customer_id.in_(part))))  # fmt: skip
+        for row in session.execute(select(*cols).where(Customer.customer_id.in_(part))):
+            m = row._mapping
+            found[m["customer_id"]] = {f: m[f] for f in ownership.SEGFLOW_OWNED}
     return found
 
 
@@ -89,11 +93,16 @@ def current_assignments(session: Session, ids: Sequence[str]) -> dict[str, dict[
     return out
 
 
-def store_customers(session: Session, records: Iterable[dict[str, Any]]) -> tuple[int, int]:
-    """Insert or update validated records (unique ids) set-wise; returns (created, updated)."""
+def store_customers(
+    session: Session, records: Iterable[dict[str, Any]]
+) -> tuple[list[dict[str, Any]], int, int]:
+    """Insert or update validated records (unique ids) set-wise; returns the records as
+    stored (segflow-owned fields kept), and the counts created and updated."""
     now = datetime.now(UTC)
-    rows = [customer_row(r, now) for r in records]
-    known = existing_ids(session, [r["customer_id"] for r in rows])
+    records = list(records)
+    known = stored_owned(session, [r["customer_id"] for r in records])
+    merged = [ownership.keep_owned(known.get(r["customer_id"]), r)[0] for r in records]
+    rows = [customer_row(r, now) for r in merged]
     inserts = [{**r, "created_at": now} for r in rows if r["customer_id"] not in known]
     updates = [r for r in rows if r["customer_id"] in known]
     # Core INSERT with every key in every row: one multi-row statement per few hundred rows
@@ -102,7 +111,7 @@ def store_customers(session: Session, records: Iterable[dict[str, Any]]) -> tupl
         session.execute(insert(CUSTOMERS), inserts)
     if updates:
         session.execute(update(Customer), updates)
-    return len(inserts), len(updates)
+    return merged, len(inserts), len(updates)
 
 
 def ingest(
@@ -114,9 +123,9 @@ def ingest(
     """Store validated records (unique ids) and their assignments; return what changed.
 
     `cuts` may come loaded once for many batches (an import)."""
-    created, updated = store_customers(session, records)
+    stored, created, updated = store_customers(session, records)
     cuts = cuts if cuts is not None else abc_cuts.current(session, bundle)
-    results = rules.segment_population(bundle, records, validated=True, cuts=cuts)
+    results = rules.segment_population(bundle, stored, validated=True, cuts=cuts)
     old = current_assignments(session, [r.customer_id for r in results])
     now = datetime.now(UTC)
     inserts: list[dict[str, Any]] = []

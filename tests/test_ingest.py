@@ -16,6 +16,7 @@ import rules
 from activities import policy_store
 from activities.segmentation import segment_all
 from config import ROOT
+from rules import ownership
 from services import abc_cuts, ingest
 from store import db
 from store.models import Assignment, Customer
@@ -82,7 +83,11 @@ def test_ingest_matches_the_population_path(sessions: sessionmaker[Session]) -> 
         assert (done.created, done.updated) == (300, 350)
         stored = {a.customer_id: a for a in s.scalars(select(Assignment))}
         assert s.scalar(select(func.count()).select_from(Customer)) == 1000
-    expected = rules.segment_population(bundle, later, validated=True, cuts=cuts)
+    # segflow-owned fields (points, hazards, ...) of stored customers keep their stored value
+    firsts = {r["customer_id"]: r for r in first}
+    merged = [ownership.keep_owned(firsts.get(r["customer_id"]), r)[0] for r in later]
+    assert any(m["points_12m"] != r["points_12m"] for m, r in zip(merged, later, strict=True))
+    expected = rules.segment_population(bundle, merged, validated=True, cuts=cuts)
     for exp in expected:
         got = stored[exp.customer_id]
         fields = (got.abc_class, got.category, list(got.tags), got.points_tier, got.processes)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import csv
+import io
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from api.deps import Db, require, state
 from api.errors import ERROR_RESPONSES, ApiError
-from services import policy_diff, simulation
+from services import forecast_run, policy_diff, simulation
 from services.scenario import ScenarioProblem, parse
 from store.credentials import Principal
 
@@ -66,7 +68,7 @@ async def simulate(
     (adapters record there): the live store is only read (the version, a stored customer,
     its ABC rank), the live Temporal never called. Takes a few seconds. Each entry: day,
     date, step (`arrears.started`, `task:collection`, `sms:disconnection_notice`,
-    `answer:collection`, `event:bill_overdue`), workflow id, detail."""
+    `answer:collection`, `event.bill_overdue`), workflow id, detail."""
     try:
         sc = parse(body)
         timeline = await simulation.simulate_stored(
@@ -81,3 +83,35 @@ async def simulate(
             404, "Not found", str(err), errors=[{"path": err.path, "message": str(err)}]
         ) from err
     return timeline.to_json()
+
+
+@router.get(
+    "/{version}/forecast",
+    summary="Tasks per queue, kind and named assignee per week for 13 weeks (JSON or CSV).",
+    responses={200: {"content": {"text/csv": {}}, "description": "The forecast."}},
+)
+def forecast(
+    version: str,
+    db: Db,
+    _: Annotated[Principal, Depends(require(*READERS))],
+    format: Annotated[Literal["json", "csv"], Query(description="json (default) or csv.")] = "json",
+    weeks: Annotated[int, Query(ge=1, le=52, description="How many weeks ahead.")] = 13,
+) -> Any:
+    """From the process definitions, the stored population segmented under the version and
+    the outcome rates observed in the store (the version's `forecast.defaults` where nothing
+    was observed): `queues`, `kinds` (`queue/kind`) and `assignees` (named account managers)
+    map to one number per week; `capacity` is tasks per week (staff x tasks per person per
+    day x working days, from the version's `forecast` section); `over_capacity` lists the
+    weeks above it; `assumptions` every number used and its source. A version other than
+    the active one also gets `baseline`: the active version's forecast."""
+    try:
+        data = forecast_run.report(db, version, weeks)
+    except policy_diff.UnknownVersion as err:
+        raise unknown(err) from err
+    if format == "csv":
+        buffer = io.StringIO()
+        csv.writer(buffer).writerows(forecast_run.csv_rows(data))
+        name = version.replace(":", "-")
+        return Response(buffer.getvalue(), media_type="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="forecast-{name}.csv"'})  # fmt: skip
+    return data

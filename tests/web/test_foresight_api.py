@@ -13,6 +13,7 @@ from activities import policy_store
 from api.main import create_app
 from config import ROOT, Settings
 from store import db
+from store.models import Customer
 
 
 @pytest.fixture
@@ -129,7 +130,7 @@ async def test_simulate_endpoint(
     body = r.json()
     assert body["policy_version"] == draft and body["customer_id"] == "SIM-API"
     steps = [(e["day"], e["step"]) for e in body["entries"]]
-    assert steps[0] == (2, "event:bill_overdue")
+    assert steps[0] == (2, "event.bill_overdue")
     assert (2, "arrears.started") in steps and (11, "task:collection") in steps
     assert (13, "answer:collection") in steps
     bad = {**SCENARIO, "events": [{"day": 2, "type": "bill_overdue", "data": {"bill_id": ""}}]}
@@ -154,3 +155,40 @@ async def test_simulate_endpoint(
         headers=auth(demo_tokens, "auditor"),
     )  # fmt: skip
     assert r.status_code == 404 and r.json()["errors"][0]["path"] == "customer_id"
+
+
+async def test_forecast_endpoint_json_and_csv(
+    api: httpx.AsyncClient, demo_tokens: dict[str, dict[str, str]], store_url: str
+) -> None:
+    with db.session_factory(db.make_engine(store_url)).begin() as s:
+        for i in range(40):  # 2 of class A (key accounts, named manager), 6 of class B
+            contacts = {"phone": "1", "account_manager": "mgr.zhao"}
+            s.add(Customer(customer_id=f"W{i:02d}", tariff="commercial",
+                           annual_revenue=100_000 - i, contacts=contacts))  # fmt: skip
+    draft = await upload(api, demo_tokens)  # call-backs: max_tries 2 instead of 3
+    r = await api.get(f"/v1/policies/{draft}/forecast", headers=auth(demo_tokens, "auditor"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["weeks"] == 13 and len(body["queues"]["agent"]) == 13
+    assert body["capacity"]["agent"] == 8 * 20 * 5
+    assert sum(body["assignees"]["mgr.zhao"]) > 0
+    names = {a["name"]: a for a in body["assumptions"]}
+    assert names["unreachable_share"]["source"] == "policy" and names["customers"]["value"] == 40
+    # the draft calls fewer times than the active version: fewer call tasks, same visits
+    calls = sum(body["kinds"]["agent/callback_call"])
+    base_calls = sum(body["baseline"]["kinds"]["agent/callback_call"])
+    assert calls < base_calls
+    r = await api.get(
+        f"/v1/policies/{draft}/forecast", params={"format": "csv"},
+        headers=auth(demo_tokens, "policy_owner"),
+    )  # fmt: skip
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    lines = r.text.splitlines()
+    assert lines[0] == "policy_version,series,week,tasks,capacity,over_capacity"
+    assert any(line.startswith(f"{draft},agent,13,") for line in lines)
+    assert (
+        await api.get(f"/v1/policies/{draft}/forecast", headers=auth(demo_tokens, "crm"))
+    ).status_code == 403
+    r = await api.get(f"/v1/policies/{draft}/forecast", params={"weeks": 0},
+                      headers=auth(demo_tokens, "auditor"))  # fmt: skip
+    assert r.status_code == 422
