@@ -27,7 +27,7 @@ REGISTRATION_KINDS = ("life_support", "medical")
 HOLD_KINDS = ("dispute", "complaint", "hardship_application", "payment_plan")
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: raising sets __traceback__ on the instance
 class ProtectionError(Exception):
     """A domain error: the field path, what is wrong, and a code the API maps to a status."""
 
