@@ -214,7 +214,9 @@ async def test_same_ladder_under_each_jurisdiction(rig: Rig, jurisdiction: str) 
     await to_notice(rig, h, wid)
     await rig.drive(lambda: cut(rig, wid), limit=60 * DAY)
     [at] = check_cutoffs(rig, wid)
-    notice = datetime.fromisoformat(rig.steps(wid)["notice0.delivered"]["delivered_at"])
+    # the notice the order relied on (a protected period may have made notice0 stale)
+    order = next(m for m in rig.outbox(wid) if m.action == "disconnect")
+    notice = datetime.fromisoformat(order.payload["data"]["notice_delivered_at"])
     lead_days = (at - notice).total_seconds() / DAY
     if jurisdiction == "au_nerr":
         local = at.astimezone(ZoneInfo("Australia/Sydney"))
