@@ -41,6 +41,7 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("POST", "/v1/policies/rollback"): {"policy_owner"},
     ("GET", "/v1/policies/{version}/diff"): {"policy_owner"} | READ_ALL,
     ("POST", "/v1/policies/{version}/simulate"): {"policy_owner"} | READ_ALL,
+    ("GET", "/v1/policies/{version}/forecast"): {"policy_owner"} | READ_ALL,
     ("POST", "/v1/segmentation-runs"): {"crm", "policy_owner"},
     ("GET", "/v1/segmentation-runs/{run_id}"): {"crm", "policy_owner"} | READ_ALL,
     ("GET", "/v1/audit"): READ_ALL,
