@@ -203,3 +203,8 @@ def compare(session: Session, stage_id: int) -> dict[str, Any]:
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def running(session: Session) -> int | None:
+    """The id of the running stage, if any."""
+    return session.scalar(select(PolicyStage.id).where(PolicyStage.status == "running"))
