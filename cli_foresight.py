@@ -36,6 +36,13 @@ def register(policy_sub: Any) -> None:
     fc.add_argument("--weeks", type=int, default=13, help="weeks ahead (1-52)")
     fc.add_argument("--csv", action="store_true", help="CSV instead of a table")
     fc.set_defaults(func=cmd_forecast)
+    st = policy_sub.add_parser("stage", help="staged activation: start, widen, compare, roll back")
+    st.add_argument("action", choices=["start", "widen", "compare", "rollback"])
+    st.add_argument("target", help="the version (start) or the stage id")
+    st.add_argument("--share", type=float, help="share of customers (start, widen)")
+    st.add_argument("--segment", help="DIMENSION=VALUE, e.g. tag=channel_silent (start)")
+    st.add_argument("--actor", default="cli", help="who, for the audit log")
+    st.set_defaults(func=cmd_stage)
 
 
 def _bundle(directory: str) -> rules.Bundle | None:
@@ -131,3 +138,37 @@ def cmd_forecast(args: argparse.Namespace) -> int:
         base = data["baseline"]["queues"]
         print("active version: " + ", ".join(f"{q} {sum(v):.0f}" for q, v in base.items()))
     return 1 if data["over_capacity"] else 0
+
+
+def cmd_stage(args: argparse.Namespace) -> int:
+    """Staged activation against the store of Settings; prints the stage (or its KPIs)."""
+    import rules as rules_pkg
+    from services import staging
+    from services.errors import DomainError
+    from store import db
+
+    settings = Settings()
+    sessions = db.session_factory(db.make_engine(settings.store_url))
+    engines: dict[str, rules_pkg.Engine] = {}
+
+    def engine_for(bundle: rules_pkg.Bundle) -> rules_pkg.Engine:
+        return engines.setdefault(bundle.version, rules_pkg.Engine(bundle))
+
+    try:
+        with sessions() as s:
+            if args.action == "start":
+                dim, _, value = (args.segment or "").partition("=")
+                out = staging.start(s, engine_for, args.target, args.actor, share=args.share,
+                                    dimension=dim or None, value=value or None)  # fmt: skip
+            elif args.action == "widen":
+                out = staging.widen(s, engine_for, int(args.target), args.share or 0, args.actor)
+            elif args.action == "rollback":
+                out = staging.rollback(s, engine_for, int(args.target), args.actor)
+            else:
+                out = staging.compare(s, int(args.target))
+    except (DomainError, ValueError) as err:
+        issues = "; ".join(f"{i.path}: {i.message}" for i in getattr(err, "issues", []))
+        print(f"{err}{' (' + issues + ')' if issues else ''}")
+        return 2
+    print(json.dumps(out, ensure_ascii=False, indent=2, default=str))
+    return 0
