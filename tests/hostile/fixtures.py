@@ -8,6 +8,7 @@ import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
@@ -48,9 +49,14 @@ def hostile_store(request: pytest.FixtureRequest, settings: Settings) -> Iterato
 
 @pytest.fixture
 async def hstack(
-    settings: Settings, hostile_store: str, dev_server: str, monkeypatch: pytest.MonkeyPatch
+    settings: Settings,
+    hostile_store: str,
+    dev_server: str,
+    monkeypatch: pytest.MonkeyPatch,
+    unspread_policies: Path,
 ) -> AsyncIterator[Stack]:
-    """The app and a worker on `hostile_store`, the shipped policy active, demo principals."""
+    """The app, a worker and an outbox relay on `hostile_store`, the shipped policy active
+    (first call-backs at once), demo principals."""
     engines: list[sa.Engine] = []
 
     def tracked(url: str, *args: int, **kwargs: int) -> sa.Engine:
@@ -64,6 +70,7 @@ async def hstack(
             "temporal_address": dev_server,
             "task_queue": f"hostile-{uuid.uuid4().hex[:8]}",
             "database_url": "" if hostile_store.startswith("sqlite") else hostile_store,
+            "policies_dir": unspread_policies,
         }
     )
     tokens = credentials.ensure_demo(cfg.credentials_path, cfg.var_dir / "demo-credentials.json")
@@ -76,8 +83,14 @@ async def hstack(
     port = devstack.free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
+    relay_sessions = db.session_factory(tracked(cfg.store_url))
+    relay = worker.build_relay(
+        client, cfg.model_copy(update={"relay_poll_seconds": 0.05}), relay_sessions
+    )
+    stop = asyncio.Event()
     with ThreadPoolExecutor(max_workers=16) as executor:
         async with worker.build_worker(client, cfg, executor):
+            relaying = asyncio.create_task(relay.run(stop))
             thread.start()
             await asyncio.to_thread(devstack.wait_port, "127.0.0.1", port, 30)
             try:
@@ -85,6 +98,8 @@ async def hstack(
                 async with httpx.AsyncClient(base_url=base, timeout=60) as http:
                     yield Stack(http, app, client, cfg, tokens)
             finally:
+                stop.set()
+                await relaying
                 server.should_exit = True
                 await asyncio.to_thread(thread.join, 10)
     for engine in engines:

@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from activities.inbox import InboxActivities
 from store.models import AuditEntry, Task
-from tests.e2e.conftest import Stack
+from tests.e2e.conftest import Stack, population_run
 from tests.e2e.test_slice import B_CUSTOMER
 from tests.faults.conftest import count
 from tests.hostile.fixtures import hostile_store, hstack  # noqa: F401 (the fixtures)
@@ -95,6 +95,7 @@ async def test_two_different_completions_one_wins_store_agrees(hstack: Stack) ->
         rec = {"tariff": "residential", "annual_revenue": float(10 + i)}
         assert (await stack.call("PUT", f"/v1/customers/R{i:02d}", "crm", json=rec)).is_success
     await stack.call("PUT", "/v1/customers/TOP", "crm", json={"annual_revenue": 1e7})
+    await population_run(stack)  # cut points: the new customer below ranks B
     assert (await stack.call("PUT", f"/v1/customers/{cb}", "crm", json=B_CUSTOMER)).is_success
     for _ in range(600):  # the call-back opens its task within seconds (a busy machine: more)
         r = await stack.call("GET", "/v1/tasks", "agent", params={"customer_id": cb})
