@@ -90,7 +90,7 @@ def _import(args: argparse.Namespace) -> int:
         client = None
         if not args.no_run:
             client = await Client.connect(
-                settings.temporal_address, namespace=settings.temporal_namespace
+                settings.temporal_address, **settings.temporal_connect_options()
             )
         return await importer.run_import(
             db.session_factory(db.make_engine(settings.store_url)), client, path,

@@ -31,6 +31,18 @@ def register(policy_sub: Any) -> None:
     sim.add_argument("--policies", default="policies", help="policy directory")
     sim.add_argument("--json", action="store_true", help="the whole timeline as JSON")
     sim.set_defaults(func=cmd_simulate)
+    fc = policy_sub.add_parser("forecast", help="tasks per queue and week from the store")
+    fc.add_argument("--version", help="a stored version (default: the active one)")
+    fc.add_argument("--weeks", type=int, default=13, help="weeks ahead (1-52)")
+    fc.add_argument("--csv", action="store_true", help="CSV instead of a table")
+    fc.set_defaults(func=cmd_forecast)
+    st = policy_sub.add_parser("stage", help="staged activation: start, widen, compare, roll back")
+    st.add_argument("action", choices=["start", "widen", "compare", "rollback"])
+    st.add_argument("target", help="the version (start) or the stage id")
+    st.add_argument("--share", type=float, help="share of customers (start, widen)")
+    st.add_argument("--segment", help="DIMENSION=VALUE, e.g. tag=channel_silent (start)")
+    st.add_argument("--actor", default="cli", help="who, for the audit log")
+    st.set_defaults(func=cmd_stage)
 
 
 def _bundle(directory: str) -> rules.Bundle | None:
@@ -87,4 +99,76 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         print(json.dumps(timeline.to_json(), ensure_ascii=False, indent=2, default=str))
     else:
         print_timeline(timeline)
+    return 0
+
+
+def cmd_forecast(args: argparse.Namespace) -> int:
+    """The forecast of a stored version over the stored population (the store of Settings)."""
+    from services import forecast_run
+    from services.policy_diff import UnknownVersion
+    from store import db
+
+    settings = Settings()
+    sessions = db.session_factory(db.make_engine(settings.store_url))
+    try:
+        with sessions() as s:
+            data = forecast_run.report(s, args.version, max(1, min(args.weeks, 52)))
+    except UnknownVersion as err:
+        print(err)
+        return 2
+    if args.csv:
+        for row in forecast_run.csv_rows(data):
+            print(",".join(row))
+        return 0
+    print(f"forecast of {data['policy_version']}, {data['weeks']} weeks (tasks per week)")
+    for key, series in [
+        *data["queues"].items(),
+        *data["kinds"].items(),
+        *data["assignees"].items(),
+    ]:
+        cap = data["capacity"].get(key)
+        over = data["over_capacity"].get(key, [])
+        line = " ".join(f"{v:6.1f}" for v in series)
+        tail = f"  capacity {cap:g}" if cap is not None else ""
+        tail += f"  OVER in weeks {over}" if over else ""
+        print(f"{key:<34} {line}{tail}")
+    for a in data["assumptions"]:
+        print(f"  assumption {a['name']} = {a['value']} ({a['source']})")
+    if "baseline" in data:
+        base = data["baseline"]["queues"]
+        print("active version: " + ", ".join(f"{q} {sum(v):.0f}" for q, v in base.items()))
+    return 1 if data["over_capacity"] else 0
+
+
+def cmd_stage(args: argparse.Namespace) -> int:
+    """Staged activation against the store of Settings; prints the stage (or its KPIs)."""
+    import rules as rules_pkg
+    from services import staging
+    from services.errors import DomainError
+    from store import db
+
+    settings = Settings()
+    sessions = db.session_factory(db.make_engine(settings.store_url))
+    engines: dict[str, rules_pkg.Engine] = {}
+
+    def engine_for(bundle: rules_pkg.Bundle) -> rules_pkg.Engine:
+        return engines.setdefault(bundle.version, rules_pkg.Engine(bundle))
+
+    try:
+        with sessions() as s:
+            if args.action == "start":
+                dim, _, value = (args.segment or "").partition("=")
+                out = staging.start(s, engine_for, args.target, args.actor, share=args.share,
+                                    dimension=dim or None, value=value or None)  # fmt: skip
+            elif args.action == "widen":
+                out = staging.widen(s, engine_for, int(args.target), args.share or 0, args.actor)
+            elif args.action == "rollback":
+                out = staging.rollback(s, engine_for, int(args.target), args.actor)
+            else:
+                out = staging.compare(s, int(args.target))
+    except (DomainError, ValueError) as err:
+        issues = "; ".join(f"{i.path}: {i.message}" for i in getattr(err, "issues", []))
+        print(f"{err}{' (' + issues + ')' if issues else ''}")
+        return 2
+    print(json.dumps(out, ensure_ascii=False, indent=2, default=str))
     return 0

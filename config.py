@@ -7,10 +7,11 @@ else reads the environment. README's "Configuration" table lists every field bel
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from temporalio.service import TLSConfig
 
 ROOT = Path(__file__).resolve().parent
 
@@ -113,6 +114,47 @@ class Settings(BaseSettings):
     audit_checkpoint_seconds: int = Field(
         default=300, ge=0, description="How often the API signs the audit head (0: never)."
     )
+
+    expose_docs: bool = Field(
+        default=True,
+        description="Serve /docs, /redoc and /openapi.json (turn off on a public deployment).",
+    )
+    hsts: bool = Field(
+        default=False,
+        description="Send Strict-Transport-Security on every response (TLS terminated by a "
+        "proxy uvicorn does not trust); it is always sent on https requests.",
+    )
+    temporal_tls: bool = Field(default=False, description="Connect to Temporal over TLS.")
+    temporal_tls_ca_file: Path | None = Field(
+        default=None, description="CA bundle for Temporal's server certificate (TLS)."
+    )
+    temporal_tls_cert_file: Path | None = Field(
+        default=None, description="Client certificate for Temporal mTLS."
+    )
+    temporal_tls_key_file: Path | None = Field(
+        default=None, description="Client key for Temporal mTLS."
+    )
+    temporal_api_key: SecretStr = Field(
+        default=SecretStr(""), description="Temporal Cloud API key (implies TLS)."
+    )
+
+    def temporal_connect_options(self) -> dict[str, Any]:
+        """Keyword arguments of `Client.connect` for TLS / mTLS / API key."""
+        key = self.temporal_api_key.get_secret_value()
+        options: dict[str, Any] = {"namespace": self.temporal_namespace}
+        if self.temporal_tls or key or self.temporal_tls_cert_file:
+
+            def read(path: Path | None) -> bytes | None:
+                return path.read_bytes() if path else None
+
+            options["tls"] = TLSConfig(
+                server_root_ca_cert=read(self.temporal_tls_ca_file),
+                client_cert=read(self.temporal_tls_cert_file),
+                client_private_key=read(self.temporal_tls_key_file),
+            )
+        if key:
+            options["api_key"] = key
+        return options
 
     @property
     def audit_key_path(self) -> Path:

@@ -130,7 +130,7 @@ async def build_worker(
 
 async def run(settings: Settings, stop: asyncio.Event | None = None) -> None:
     """Connect and poll until `stop` is set (or forever)."""
-    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    client = await Client.connect(settings.temporal_address, **settings.temporal_connect_options())
     with ThreadPoolExecutor(max_workers=20) as executor:
         queues = {
             "all": f"{settings.control_queue} and {settings.task_queue}",

@@ -29,7 +29,7 @@ from activities import policy_store
 from activities.customers import assignment_json
 from services import abc_cuts, outbox
 from store import audit
-from store.models import Assignment, Customer, PolicyVersion
+from store.models import Assignment, Customer, PolicyPin, PolicyVersion
 from store.models import SegmentationBatch as BatchRow
 from workflows.payloads import (
     SegmentationBatch,
@@ -78,8 +78,10 @@ def plan(session: Session, run_id: str, batch_size: int) -> SegmentationPlan:
 
 
 def batch_customers(lo: str, hi: str | None) -> sa.Table:
-    """The active customers of one keyset range, shaped like the customers table."""
+    """The active, unpinned customers of one keyset range, shaped like the customers table."""
     q = select(Customer.__table__).where(Customer.status == "active", Customer.customer_id >= lo)
+    # customers pinned by a staged activation keep the staged version (services/staging.py)
+    q = q.where(Customer.customer_id.not_in(select(PolicyPin.customer_id)))
     if hi is not None:
         q = q.where(Customer.customer_id < hi)
     return cast(sa.Table, q.subquery("batch"))

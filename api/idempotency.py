@@ -62,16 +62,15 @@ def _claim(
             except IntegrityError:
                 s.rollback()
             seen = s.get(IdempotencyRecord, (key, owner))
-            if seen is None:
-                continue  # released between our insert and our read: try once more
-            created = (
-                seen.created_at if seen.created_at.tzinfo else seen.created_at.replace(tzinfo=UTC)
-            )
-            if seen.status_code == PENDING and datetime.now(UTC) - created > PENDING_TTL:
-                _release(sessions, key, owner)
-                continue
-            s.expunge(seen)
-            return seen
+            if seen is not None:
+                s.expunge(seen)
+            s.rollback()  # no transaction (SQLite: no write lock) held past this read
+        if seen is None:
+            continue  # released between our insert and our read: try once more
+        if seen.status_code == PENDING and _abandoned(seen):
+            _release(sessions, key, owner)
+            continue
+        return seen
     return None
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
 
-from api import errors, idempotency, limits, metrics, web
+from api import errors, headers, idempotency, limits, metrics, web
 from api.deps import AppState
 from api.routes import (
     audit,
@@ -109,7 +109,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         sessions = session_factory(engine)
         temporal = await Client.connect(
-            cfg.temporal_address, namespace=cfg.temporal_namespace, lazy=True
+            cfg.temporal_address, lazy=True, **cfg.temporal_connect_options()
         )
         app_metrics.watch_store(sessions)
         app.state.segflow = AppState(
@@ -136,10 +136,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # the interactive docs and the schema are a setting: off on a public deployment
+        docs_url="/docs" if cfg.expose_docs else None,
+        redoc_url="/redoc" if cfg.expose_docs else None,
+        openapi_url="/openapi.json" if cfg.expose_docs else None,
     )
     errors.install(app)
     metrics.install(app, app_metrics)
     idempotency.install(app)
+    headers.install(app, force_hsts=cfg.hsts)
     # after the idempotency middleware, so it runs before it: no body is read past the cap
     limits.install(app, cfg.max_body_bytes, cfg.max_bulk_body_bytes)
 

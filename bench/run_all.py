@@ -6,6 +6,7 @@ of BENCHMARKS.md (the others are kept).
 1. segmentation: bench/bench_segmentation.py at 100k customers and, unless --quick, at 1M
 2. api: bench/bench_api.py (PUT /v1/customers/{id} vs GET /healthz)
 3. starts: bench/bench_starts.py (API vs raw Temporal client)
+   outbox: bench/bench_outbox.py (upserts on SQLite and PostgreSQL, relay drain vs raw)
 4. roundtrip: bench/bench_roundtrip.py (task completed -> next task in the inbox)
 5. history: bench/bench_history.py (events per run over ten simulated years)
 6. memory: bench/bench_memory.py (worker RSS with 10,000 live workflows)
@@ -32,7 +33,8 @@ sys.path.insert(0, str(HERE))
 
 import stack  # noqa: E402
 
-BENCHES = ["segmentation", "api", "starts", "roundtrip", "history", "memory", "dayone", "load"]
+BENCHES = ["segmentation", "api", "starts", "outbox", "roundtrip", "history", "memory", "dayone",
+           "load"]  # fmt: skip
 
 
 def commands(name: str, quick: bool) -> list[list[str]]:

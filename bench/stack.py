@@ -90,7 +90,8 @@ def local_stack(
     task_queue: str = "bench",
     database_url: str = "",
 ) -> Iterator[Stack]:
-    """Start the stack under `workdir`; stop every child on exit."""
+    """Start the stack under `workdir` (the store: SQLite under it, or `database_url`); stop
+    every child on exit."""
     workdir.mkdir(parents=True, exist_ok=True)
     port, ui_port = devstack.free_port(), devstack.free_port()
     temporal = devstack.spawn(

@@ -139,18 +139,24 @@ CONSUMERS: dict[str, Consumer] = {
     "telephone_acceptance": Consumer(
         _OFFERS, "telephone_acceptance", "the task page's customer card offers phone acceptance"
     ),
-    "paid_services": Consumer(_OFFERS, "paid_services", "the customer page offers paid services"),
+    "paid_services": Consumer(
+        _OFFERS, "paid_services", "the task page's customer card offers paid services"
+    ),
     "outage_archive": Consumer(
-        _OFFERS, "outage_archive", "the customer page shows the one-file outage archive"
+        _OFFERS,
+        "outage_archive",
+        "the customer card shows the one-file outage archive (counts, minutes)",
     ),
     "info_push_topics": Consumer(
-        _OFFERS, "info_push_topics", "the topics pushed to the customer, on the customer page"
+        _OFFERS, "info_push_topics", "the customer card lists the information topics to push"
     ),
     "channel_guidance": Consumer(
-        _OFFERS, "channel_guidance", "the customer page prompts online-channel guidance"
+        _OFFERS, "channel_guidance", "the customer card prompts online-channel guidance"
     ),
     "prepayment_recommended": Consumer(
-        _OFFERS, "prepayment_recommended", "the customer page offers a prepayment meter"
+        _OFFERS,
+        "prepayment_recommended",
+        "the customer card offers a prepayment meter; a new_installation fits one",
     ),
     "early_bill_reminder": Consumer(
         "workflows/arrears_strategy.py",

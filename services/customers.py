@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 import rules
 from activities import customers as customer_store
 from activities import policy_store
-from services import ingest, outbox
+from services import ingest, outbox, staging
 from services.errors import Invalid, Issue, NotFound, TooLarge, no_active_policy
 from store import audit
-from store.models import Assignment, Customer
+from store.models import Assignment, Customer, PolicyPin
 
 MAX_BATCH = 10_000
 
@@ -64,7 +64,8 @@ def upsert(
     session: Session, engines: Engines, record: dict[str, Any], actor: str, request_id: str | None
 ) -> Upserted:
     """Store a validated record, segment it, queue its process transitions; commits."""
-    bundle = active_bundle(session)
+    # a customer pinned by a staged activation keeps the staged version
+    bundle = staging.bundle_for(session, record["customer_id"]) or active_bundle(session)
     result, before = customer_store.upsert(
         session, engines(bundle), bundle, record, actor, request_id
     )
@@ -172,6 +173,9 @@ def get(session: Session, customer_id: str) -> CustomerView:
     if assignment is not None:
         version = policy_store.bundle_of_version(session, assignment.policy_version)
         explanation = rules.explain(version, customer_store.record_of(row), assignment.abc_class)
+        pin = session.get(PolicyPin, customer_id)
+        if pin is not None:  # a staged activation: visible beside the version it applies
+            explanation["staged"] = {"stage_id": pin.stage_id, "version": pin.version}
     return CustomerView(
         record=customer_store.record_of(row),
         status=row.status,

@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from activities import customers as customer_store
-from services import new_installation, outbox, points
+from services import new_installation, outbox, points, protection_events
 from services.customers import Engines, active_bundle
 from services.errors import Conflict, Invalid, Issue
 from services.event_data import (
@@ -77,7 +77,8 @@ def parse(etype: str, data: dict[str, Any]) -> Data:
     """The typed data of an event (Invalid with `data.<field>` paths)."""
     try:
         # JSON-mode strict: ISO timestamps parse, "50" never becomes 50
-        return DATA[etype].model_validate_json(json.dumps(data))  # type: ignore[return-value]
+        model = DATA.get(etype) or protection_events.DATA[etype]  # protections: own module
+        return model.model_validate_json(json.dumps(data))  # type: ignore[return-value]
     except ValidationError as err:
         issues = [Issue(".".join(["data", *(str(p) for p in e["loc"])]), e["msg"], e["type"])
                   for e in err.errors()]  # fmt: skip
@@ -236,3 +237,5 @@ class _Router:
             )
         elif isinstance(data, ServiceRequest):
             self.start("service_request", ServiceRequestInput(cid, data.request_id, data.subject))
+        elif isinstance(data, protection_events.ProtectionEvent):
+            protection_events.route(self, data)

@@ -235,6 +235,7 @@ def redeem(
     found = _existing(s, key, customer_id, "redeem")
     if found is not None:
         return found
+    expire(s, customer_id, "system", now)  # lots past their time are never spent
     have = balance(s, customer_id)
     if cost > have:
         raise PointsError("insufficient", "body", f"needs {cost} points, balance is {have}")

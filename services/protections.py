@@ -5,41 +5,29 @@ its dates; past its end a registration still protects until a review renews or e
 Holds (a dispute or complaint about the bill, a pending hardship / aid application, an agreed
 payment plan) stop the ladder until resolved. Moratoria are days without disconnections
 declared at run time (extreme weather). Each change is one store transaction with its audit
-entry; AFTER the commit the running ladders it affects are signalled (`protection_changed`)
-so they react before their next slot. The check at the moment reads the store regardless,
+entry (`*_in` variants join the caller's, e.g. an event's); AFTER the commit the running
+ladders it affects are signalled (services/protection_signals.py) so they react before their
+next slot. The check at the moment reads the store regardless,
 so a lost signal delays nothing that matters.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from sqlalchemy.orm import Session, sessionmaker
-from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.service import RPCError
 
-from activities import policy_store
 from store import audit
 from store.models import Customer, Hold, Moratorium, Registration
-from workflows.arrears_payloads import (
-    ProtectionChanged,
-    RegistrationReviewed,
-    RegistrationReviewInput,
-)
 
 log = logging.getLogger(__name__)
 REGISTRATION_KINDS = ("life_support", "medical")
 HOLD_KINDS = ("dispute", "complaint", "hardship_application", "payment_plan")
-SIGNAL_CONCURRENCY = 16
-DEFAULT_REVIEW_AHEAD = 30 * 86400.0
 
 
-@dataclass(frozen=True)
+@dataclass  # not frozen: raising sets __traceback__ on the instance
 class ProtectionError(Exception):
     """A domain error: the field path, what is wrong, and a code the API maps to a status."""
 
@@ -67,45 +55,71 @@ def register(
     actor: str,
 ) -> Registration:
     """Record a registration (idempotent by id with the same content; 409 otherwise)."""
-    if valid_to is not None and valid_to < valid_from:
-        raise ProtectionError("valid_to", "ends before valid_from")
     with sessions.begin() as s:
-        _customer(s, customer_id)
-        row = s.get(Registration, registration_id)
-        if row is not None:
-            same = (row.customer_id, row.kind, row.certificate_ref, row.valid_from, row.valid_to)
-            if same != (customer_id, kind, certificate_ref, valid_from, valid_to):
-                raise ProtectionError("registration_id", "already used differently", "conflict")
-            return row
-        row = Registration(
-            registration_id=registration_id,
-            customer_id=customer_id,
-            kind=kind,
-            certificate_ref=certificate_ref,
-            certified_by=certified_by,
-            valid_from=valid_from,
-            valid_to=valid_to,
-            created_by=actor,
-            status="active",
-        )
-        s.add(row)
-        audit.append(
+        row = register_in(
             s,
-            actor=actor,
-            action="registration.created",
-            target=f"registration:{registration_id}",
-            customer_id=customer_id,
-            detail={
-                "kind": kind,
-                "certificate_ref": certificate_ref,
-                "certified_by": certified_by,
-                "valid_from": str(valid_from),
-                "valid_to": str(valid_to) if valid_to else None,
-            },
+            customer_id,
+            registration_id,
+            kind,
+            certificate_ref,
+            certified_by,
+            valid_from,
+            valid_to,
+            actor,
         )
         s.flush()
         s.expunge(row)
         return row
+
+
+def register_in(
+    s: Session,
+    customer_id: str,
+    registration_id: str,
+    kind: str,
+    certificate_ref: str,
+    certified_by: str,
+    valid_from: date,
+    valid_to: date | None,
+    actor: str,
+) -> Registration:
+    """`register` inside the caller's transaction (an event's, for instance)."""
+    if valid_to is not None and valid_to < valid_from:
+        raise ProtectionError("valid_to", "ends before valid_from")
+    _customer(s, customer_id)
+    row = s.get(Registration, registration_id)
+    if row is not None:
+        same = (row.customer_id, row.kind, row.certificate_ref, row.valid_from, row.valid_to)
+        if same != (customer_id, kind, certificate_ref, valid_from, valid_to):
+            raise ProtectionError("registration_id", "already used differently", "conflict")
+        return row
+    row = Registration(
+        registration_id=registration_id,
+        customer_id=customer_id,
+        kind=kind,
+        certificate_ref=certificate_ref,
+        certified_by=certified_by,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        created_by=actor,
+        status="active",
+    )
+    s.add(row)
+    audit.append(
+        s,
+        actor=actor,
+        action="registration.created",
+        target=f"registration:{registration_id}",
+        customer_id=customer_id,
+        detail={
+            "kind": kind,
+            "certificate_ref": certificate_ref,
+            "certified_by": certified_by,
+            "valid_from": str(valid_from),
+            "valid_to": str(valid_to) if valid_to else None,
+        },
+    )
+    return row
 
 
 def review(
@@ -153,33 +167,47 @@ def open_hold(
 ) -> Hold:
     """Open a hold (idempotent by id)."""
     with sessions.begin() as s:
-        _customer(s, customer_id)
-        row = s.get(Hold, hold_id)
-        if row is not None:
-            if (row.customer_id, row.kind, row.bill_id) != (customer_id, kind, bill_id):
-                raise ProtectionError("hold_id", "already used differently", "conflict")
-            return row
-        row = Hold(
-            hold_id=hold_id,
-            customer_id=customer_id,
-            kind=kind,
-            bill_id=bill_id,
-            reference=reference,
-            opened_by=actor,
-            status="open",
-        )
-        s.add(row)
-        audit.append(
-            s,
-            actor=actor,
-            action="hold.opened",
-            target=f"hold:{hold_id}",
-            customer_id=customer_id,
-            detail={"kind": kind, "bill_id": bill_id, "reference": reference},
-        )
+        row = open_hold_in(s, customer_id, hold_id, kind, bill_id, reference, actor)
         s.flush()
         s.expunge(row)
         return row
+
+
+def open_hold_in(
+    s: Session,
+    customer_id: str,
+    hold_id: str,
+    kind: str,
+    bill_id: str | None,
+    reference: str,
+    actor: str,
+) -> Hold:
+    """`open_hold` inside the caller's transaction."""
+    _customer(s, customer_id)
+    row = s.get(Hold, hold_id)
+    if row is not None:
+        if (row.customer_id, row.kind, row.bill_id) != (customer_id, kind, bill_id):
+            raise ProtectionError("hold_id", "already used differently", "conflict")
+        return row
+    row = Hold(
+        hold_id=hold_id,
+        customer_id=customer_id,
+        kind=kind,
+        bill_id=bill_id,
+        reference=reference,
+        opened_by=actor,
+        status="open",
+    )
+    s.add(row)
+    audit.append(
+        s,
+        actor=actor,
+        action="hold.opened",
+        target=f"hold:{hold_id}",
+        customer_id=customer_id,
+        detail={"kind": kind, "bill_id": bill_id, "reference": reference},
+    )
+    return row
 
 
 def resolve_hold(
@@ -187,22 +215,28 @@ def resolve_hold(
 ) -> Hold:
     """Close a hold; the ladder resumes with its waits re-anchored."""
     with sessions.begin() as s:
-        row = s.get(Hold, hold_id)
-        if row is None:
-            raise ProtectionError("hold_id", "unknown hold", "not_found")
-        if row.status == "open":
-            row.status, row.resolution, row.closed_at = "resolved", resolution, datetime.now(UTC)
-            audit.append(
-                s,
-                actor=actor,
-                action="hold.resolved",
-                target=f"hold:{hold_id}",
-                customer_id=row.customer_id,
-                detail={"resolution": resolution},
-            )
+        row = resolve_hold_in(s, hold_id, resolution, actor)
         s.flush()
         s.expunge(row)
         return row
+
+
+def resolve_hold_in(s: Session, hold_id: str, resolution: str, actor: str) -> Hold:
+    """`resolve_hold` inside the caller's transaction."""
+    row = s.get(Hold, hold_id)
+    if row is None:
+        raise ProtectionError("hold_id", "unknown hold", "not_found")
+    if row.status == "open":
+        row.status, row.resolution, row.closed_at = "resolved", resolution, datetime.now(UTC)
+        audit.append(
+            s,
+            actor=actor,
+            action="hold.resolved",
+            target=f"hold:{hold_id}",
+            customer_id=row.customer_id,
+            detail={"resolution": resolution},
+        )
+    return row
 
 
 def declare_moratorium(
@@ -221,6 +255,7 @@ def declare_moratorium(
         if row is not None:
             if (row.first_day, row.last_day) != (first_day, last_day):
                 raise ProtectionError("moratorium_id", "already used differently", "conflict")
+            s.expunge(row)
             return row
         row = Moratorium(
             moratorium_id=moratorium_id,
@@ -258,76 +293,3 @@ def lift_moratorium(sessions: sessionmaker[Session], moratorium_id: str, actor: 
                 target=f"moratorium:{moratorium_id}",
                 detail={},
             )
-
-
-def review_ahead_seconds(sessions: sessionmaker[Session]) -> float:
-    """How long before a certificate ends its review opens (active policy; 30 days)."""
-    with sessions() as s:
-        try:
-            bundle = policy_store.active_bundle(s)
-        except LookupError:
-            return DEFAULT_REVIEW_AHEAD
-    return bundle.arrears.review_ahead_seconds if bundle.arrears else DEFAULT_REVIEW_AHEAD
-
-
-async def schedule_review(
-    client: Client, task_queue: str, row: Registration, ahead: float
-) -> str | None:
-    """Start (or keep) the registration's review workflow; None when Temporal is away (the
-    registration protects regardless; starting again later is harmless)."""
-    wid = f"registration:{row.registration_id}"
-    inp = RegistrationReviewInput(
-        row.registration_id, row.customer_id, row.kind, str(row.valid_to), ahead
-    )
-    try:
-        await client.start_workflow(
-            "registration_review",
-            inp,
-            id=wid,
-            task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
-    except RPCError as err:
-        log.warning("review of %s not scheduled (%s)", row.registration_id, err)
-        return None
-    return wid
-
-
-async def review_decided(client: Client, row: Registration) -> None:
-    """Tell the registration's review workflow that the API decided it."""
-    signal = RegistrationReviewed(row.review_outcome or "", str(row.valid_to or ""))
-    with contextlib.suppress(RPCError):  # no review running: nothing to tell
-        await client.get_workflow_handle(f"registration:{row.registration_id}").signal(
-            "reviewed", signal
-        )
-
-
-async def running_ladders(client: Client, customer_id: str | None) -> list[str]:
-    """Ids of running arrears ladders (of one customer, or all for a moratorium)."""
-    query = "ProcessKind = 'arrears' AND ExecutionStatus = 'Running'"
-    if customer_id is not None:
-        query = f"CustomerId = '{customer_id}' AND {query}"
-    return [wf.id async for wf in client.list_workflows(query)]
-
-
-async def signal_ladders(
-    client: Client, customer_id: str | None, change: ProtectionChanged
-) -> list[str]:
-    """Tell the running ladders about a change (after the commit); returns those told.
-    Temporal being down loses nothing: the check at the moment reads the store."""
-    try:
-        ids = await running_ladders(client, customer_id)
-    except RPCError as err:
-        log.warning("protection change not signalled (%s): the check at the moment applies", err)
-        return []
-    gate = asyncio.Semaphore(SIGNAL_CONCURRENCY)
-
-    async def one(wid: str) -> str | None:
-        async with gate:
-            try:
-                await client.get_workflow_handle(wid).signal("protection_changed", change)
-                return wid
-            except RPCError:
-                return None  # ended meanwhile
-
-    return [w for w in await asyncio.gather(*(one(w) for w in ids)) if w]

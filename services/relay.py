@@ -47,6 +47,8 @@ from workflows.payloads import SA_CUSTOMER, SA_KIND
 
 log = logging.getLogger("segflow.relay")
 
+RECORD_EVERY = 0.05  # seconds an outcome may wait to be recorded with others
+
 # Temporal answers that mean "try again later" (the server is down, busy or restarting)
 TRANSIENT = {
     RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.RESOURCE_EXHAUSTED,
@@ -102,14 +104,14 @@ class RelayConfig:
     backoff_max_seconds: float = 60.0
 
 
-def _after_stop(session: Session, row: Transition) -> bool:
+def _after_stop(session: Session, row_id: int, workflow_id: str, op: str, kind: str) -> bool:
     """Whether the last row applied to a segment start's workflow was a stop (rows skipped
     since, superseded or aimed at no run, changed nothing in Temporal)."""
-    if row.op != "start" or BY_KIND[row.kind].on_running != "use_existing":
+    if op != "start" or BY_KIND[kind].on_running != "use_existing":
         return False
     prev = session.scalar(
         select(Transition.op)
-        .where(Transition.workflow_id == row.workflow_id, Transition.id < row.id)
+        .where(Transition.workflow_id == workflow_id, Transition.id < row_id)
         .where(Transition.status == "done")
         .order_by(Transition.id.desc())
         .limit(1)
@@ -181,24 +183,32 @@ class Relay:
             earlier.status == outbox.PENDING,
             earlier.id < Transition.id,
         )
+        t = Transition
         query = (
-            select(Transition)
-            .where(Transition.status == outbox.PENDING, Transition.next_attempt_at <= now)
-            .where(or_(Transition.lease_until.is_(None), Transition.lease_until < now))
+            select(t.id, t.request_id, t.workflow_id, t.op, t.kind, t.signal, t.payload,
+                   t.customer_id, t.attempts)
+            .where(t.status == outbox.PENDING, t.next_attempt_at <= now)
+            .where(or_(t.lease_until.is_(None), t.lease_until < now))
             .where(~blocked)
-            .order_by(Transition.id)
+            .order_by(t.id)
             .limit(limit)
-        )
+        )  # fmt: skip
         if self._postgres:
             query = query.with_for_update(skip_locked=True, of=Transition)
         until = now + timedelta(seconds=self.config.lease_seconds)
         with self._session() as s, s.begin():
-            rows = s.scalars(query).all()
-            for r in rows:
-                r.lease_owner, r.lease_until, r.attempts = self.owner, until, r.attempts + 1
+            rows = s.execute(query).all()
+            if not rows:
+                return []
+            # one statement leases them all (PostgreSQL: the rows are locked by the select)
+            s.execute(
+                update(t).where(t.id.in_([r.id for r in rows]))
+                .values(lease_owner=self.owner, lease_until=until, attempts=t.attempts + 1)
+            )  # fmt: skip
             return [
                 Claimed(r.id, r.request_id, r.workflow_id, r.op, r.kind, r.signal,
-                        dict(r.payload), r.customer_id, r.attempts, _after_stop(s, r))
+                        dict(r.payload), r.customer_id, r.attempts + 1,
+                        _after_stop(s, r.id, r.workflow_id, r.op, r.kind))
                 for r in rows
             ]  # fmt: skip
 
@@ -206,7 +216,19 @@ class Relay:
         """Write outcomes (only for rows this relay still holds the lease of)."""
         now = datetime.now(UTC)
         with self._session() as s, s.begin():
+            # the common case in one statement: applied rows
+            plain = [o.row.id for o in outcomes if o.status == "done" and o.error is None]
+            if plain:
+                result = s.execute(
+                    update(Transition)
+                    .where(Transition.id.in_(plain), Transition.lease_owner == self.owner)
+                    .values(status="done", applied_at=now, lease_owner=None, lease_until=None,
+                            last_error=None)
+                )  # fmt: skip
+                self.applied += int(getattr(result, "rowcount", 0) or 0)
             for o in outcomes:
+                if o.status == "done" and o.error is None:
+                    continue
                 mine = (Transition.id == o.row.id, Transition.lease_owner == self.owner)
                 values: dict[str, Any] = {"lease_owner": None, "lease_until": None,
                                           "last_error": o.error}  # fmt: skip
@@ -341,12 +363,17 @@ class Relay:
 
     async def run(self, stop: asyncio.Event | None = None, until_idle: bool = False) -> int:
         """Claim and apply until `stop` is set (or, with `until_idle`, until nothing is
-        claimable and nothing is in flight); returns the rows recorded."""
+        claimable and nothing is in flight); returns the rows recorded.
+
+        Outcomes are recorded in batches (every RECORD_EVERY seconds, or sooner when half the
+        concurrency finished or nothing is in flight), not one transaction per row."""
         stop = stop or asyncio.Event()
         cfg = self.config
         tasks: set[asyncio.Task[Outcome]] = set()
+        finished: list[Outcome] = []
+        first_finished = 0.0
         next_claim = 0.0
-        while not stop.is_set() or tasks:
+        while not stop.is_set() or tasks or finished:
             now = time.monotonic()
             if not stop.is_set() and len(tasks) <= cfg.concurrency and now >= next_claim:
                 want = 2 * cfg.concurrency - len(tasks)
@@ -360,20 +387,24 @@ class Relay:
                 if len(claimed) < want:
                     # nothing more is claimable now: look again after a poll interval
                     next_claim = now + cfg.poll_seconds
-                    if not tasks and until_idle:
+                    if not tasks and not finished and until_idle:
                         break
-            if not tasks:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), max(0.0, next_claim - time.monotonic()))
-                continue
-            timeout = max(0.01, next_claim - time.monotonic())
-            done, _ = await asyncio.wait(tasks, timeout=timeout, return_when="FIRST_COMPLETED")
-            tasks -= done
-            if done:
-                outcomes = [t.result() for t in done]
+            if tasks:
+                wait = max(0.005, min(next_claim - time.monotonic(), RECORD_EVERY))
+                done, _ = await asyncio.wait(tasks, timeout=wait, return_when="FIRST_COMPLETED")
+                tasks -= done
+                if done and not finished:
+                    first_finished = time.monotonic()
+                finished += [t.result() for t in done]
+            due = time.monotonic() - first_finished >= RECORD_EVERY
+            if finished and (not tasks or due or len(finished) >= cfg.concurrency // 2):
                 try:
-                    await asyncio.to_thread(self.record, outcomes)
+                    await asyncio.to_thread(self.record, finished)
                 except Exception as err:  # leases expire; the rows are applied again
                     log.warning("relay %s: recording failed: %s", self.owner, err)
+                finished = []
                 next_claim = 0.0  # finished rows may unblock later rows of their workflows
+            elif not tasks and not finished:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), max(0.0, next_claim - time.monotonic()))
         return self.applied

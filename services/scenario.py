@@ -15,7 +15,9 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 import rules
+from services.errors import Invalid
 from services.event_data import DATA
+from services.events import parse as parse_event
 from workflows.task_kinds import TASK_KINDS
 
 # events that change the stored record instead of reaching a process
@@ -133,10 +135,9 @@ def parse(raw: Any, source: str = "") -> Scenario:
             issues += [(f"events[{i}].data.{k}", "not a record field") for k in unknown]
             continue
         try:
-            DATA[event.type].model_validate(event.data)
-        except ValidationError as err:
-            issues += [(f"events[{i}].data.{_path(e['loc'])}".rstrip("."), e["msg"])
-                       for e in err.errors()]  # fmt: skip
+            parse_event(event.type, event.data)  # the API's own check of event data
+        except Invalid as err:
+            issues += [(f"events[{i}].{issue.path}", issue.message) for issue in err.issues]
     if issues:
         raise ScenarioProblem(issues, source)
     return scenario

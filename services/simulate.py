@@ -10,6 +10,7 @@ first outcome of the kind, one day after the task opened). Everything runs in a 
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import math
 from dataclasses import dataclass, field
@@ -21,30 +22,27 @@ from temporalio.client import WorkflowUpdateFailedError
 
 import rules
 from activities import customers as customer_store
-from activities import workflow_starts
 from config import Settings
 from rules.reference import assign as reference_assign
-from services import processes
-from services.event_data import DATA
+from services import events, processes
+from services.event_data import CUSTOMERLESS
+from services.relay import Relay
 from services.sandbox import DAY, Sandbox, Seen, open_sandbox
 from services.scenario import RECORD_UPDATE, Answer, Scenario, ScenarioEvent, Step
 from store.models import Assignment, Customer, Task
 from workflows.payloads import TaskCompletion, TaskCompletionResult
-from workflows.process_payloads import (
-    ArrearsInput,
-    ClosureInput,
-    Hazard,
-    HazardInput,
-    InstalmentMissedSignal,
-    OutageInput,
-    PaymentPlanSignal,
-    PaymentSignal,
-    RectificationSignal,
-    ServiceRequestInput,
-)
 from workflows.task_kinds import TASK_KINDS
 
 ACTOR = "simulation"
+# one durable-rules engine per policy version (its rulesets are registered once, by name)
+_ENGINES: dict[str, rules.Engine] = {}
+
+
+def engine_for(bundle: rules.Bundle) -> rules.Engine:
+    """The points and segmentation engine the event routing needs, per version."""
+    if bundle.version not in _ENGINES:
+        _ENGINES[bundle.version] = rules.Engine(bundle)
+    return _ENGINES[bundle.version]
 
 
 @dataclass
@@ -114,49 +112,7 @@ def completion(kind: str, context: dict[str, Any], answer: Answer) -> dict[str, 
     return {**result, **fields}
 
 
-def _event_call(cid: str, ev: ScenarioEvent) -> tuple[str, str, Any]:
-    """('start', kind, input) or ('signal', workflow id or arrears prefix, (name, payload))."""
-    d = DATA[ev.type].model_validate(ev.data)
-    g = d.model_dump()
-    if ev.type == "bill_overdue":
-        return "start", "arrears", ArrearsInput(cid, g["bill_id"], g["amount"])
-    if ev.type == "payment_received":
-        target = f"arrears:{cid}:{g['bill_id']}" if g.get("bill_id") else f"arrears:{cid}:"
-        signal = PaymentSignal(
-            g["amount"], g["settled"], g.get("remaining"), g.get("payment_id", "")
-        )
-        return "signal", target, ("payment", signal)
-    if ev.type == "payment_plan_agreed":
-        return (
-            "signal",
-            f"arrears:{cid}:{g['bill_id']}",
-            ("payment_plan", PaymentPlanSignal(g["instalments"])),
-        )
-    if ev.type == "instalment_missed":
-        return (
-            "signal",
-            f"arrears:{cid}:{g['bill_id']}",
-            ("instalment_missed", InstalmentMissedSignal()),
-        )
-    if ev.type == "closure_requested":
-        return "start", "closure", ClosureInput(cid, g["request_id"])
-    if ev.type == "inspection_findings":
-        hazards = [Hazard(h["hazard_id"], h["description"], h["severity"]) for h in g["hazards"]]
-        return "start", "hazard", HazardInput(cid, g["inspection_id"], hazards)
-    if ev.type == "rectification_reported":
-        fixed = RectificationSignal(list(g["hazard_ids"]))
-        return "signal", f"hazard:{cid}:{g['inspection_id']}", ("rectification_reported", fixed)
-    if ev.type == "service_request":
-        return "start", "service_request", ServiceRequestInput(cid, g["request_id"], g["subject"])
-    if ev.type == "planned_outage":
-        return "start", "outage", OutageInput(
-            g["feeder_id"], g["outage_id"], g["starts_at"].isoformat(), g["ends_at"].isoformat(),
-            g.get("reason", "planned maintenance"),
-        )  # fmt: skip
-    return "none", ev.type, None  # complaint: counters only, no process
-
-
-class _Driver:
+class Driver:
     """Applies events on their day and answers tasks; the sandbox's `on_idle`."""
 
     def __init__(self, sb: Sandbox, sc: Scenario, cid: str, abc: str, start: datetime) -> None:
@@ -166,11 +122,15 @@ class _Driver:
         self.done: set[str] = set()
         self.notes: list[Seen] = []
 
-    async def start_segment_processes(self, wanted: dict[str, Any], before: dict[str, Any]) -> None:
-        change = processes.diff(self.cid, before, wanted)
+    async def start_segment_processes(
+        self, wanted: dict[str, Any], before: dict[str, Any], cid: str | None = None
+    ) -> None:
+        """Start (and stop) the segment processes `wanted` asks of `cid` (default: ours)."""
+        who = cid or self.cid
+        change = processes.diff(who, before, wanted)
         await processes.apply(self.sb.client, self.sb.queue, [change])
         for name, _ in change.start:
-            self.sb.follow(processes.workflow_id(name, self.cid))
+            self.sb.follow(processes.workflow_id(name, who))
 
     async def __call__(self, now: datetime) -> tuple[bool, datetime | None]:
         acted = False
@@ -210,18 +170,26 @@ class _Driver:
                                    task.workflow_id, note))  # fmt: skip
 
     async def _apply(self, ev: ScenarioEvent, now: datetime) -> None:
-        self.notes.append(Seen(now, "scenario", f"event:{ev.type}", None, dict(ev.data)))
-        if ev.type == RECORD_UPDATE:
+        if ev.type == RECORD_UPDATE:  # the record changes; CRM events audit themselves
+            self.notes.append(Seen(now, "scenario", f"event:{ev.type}", None, dict(ev.data)))
             await self._update_record(ev.data)
             return
-        how, target, arg = _event_call(self.cid, ev)
-        if how == "start":
-            started = await workflow_starts.start(self.sb.client, self.sb.queue, target, arg)
-            self.sb.follow(started.workflow_id)
-        elif how == "signal":
-            name, payload = arg
-            for wid in [w for w in self.sb.followed if w.startswith(target)]:
-                await self.sb.client.get_workflow_handle(wid).signal(name, payload)
+        # the service's own event handling in the sandbox's store (record, audit, outbox
+        # rows in one transaction), then the real relay applies the rows to the sandbox
+        cid = None if ev.type in CUSTOMERLESS else self.cid
+        event = events.Event(f"sim-{len(self.notes)}", ev.type, cid, dict(ev.data), "")
+
+        def accept() -> dict[str, Any]:
+            with self.sb.sessions() as s:
+                return events.accept(s, engine_for, event, ACTOR, None)
+
+        answer = await asyncio.to_thread(accept)
+        await Relay(self.sb.sessions, self.sb.client, self.sb.queue).run(until_idle=True)
+        for row in answer.get("transitions", []):
+            if isinstance(row, dict) and row.get("workflow_id"):
+                self.sb.follow(str(row["workflow_id"]))
+        for wid in answer.get("routed_to", []):
+            self.sb.follow(str(wid))
 
     async def _update_record(self, data: dict[str, Any]) -> None:
         bundle, cid, abc = self.sb.bundle, self.cid, self.abc
@@ -231,13 +199,13 @@ class _Driver:
             assert row is not None
             record = rules.validate_record({**customer_store.record_of(row), **data})
             customer_store.store_record(s, record)
-            return _store_assignment(s, bundle, record, abc)
+            return store_assignment(s, bundle, record, abc)
 
         before, after = await self.sb.store(work)
         await self.start_segment_processes(after, before)
 
 
-def _store_assignment(
+def store_assignment(
     s: Session, bundle: rules.Bundle, record: dict[str, Any], abc: str
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Segment `record` under `bundle`; (processes before, processes after)."""
@@ -266,7 +234,7 @@ async def run(
     def load(s: Session) -> None:
         customer_store.store_record(s, record)
         s.flush()
-        _store_assignment(s, bundle, record, abc)
+        store_assignment(s, bundle, record, abc)
 
     async with open_sandbox(bundle, load, settings) as sb:
         start = await sb.now()
@@ -274,15 +242,21 @@ async def run(
             await sb.env.sleep((sc.start - start).total_seconds())
             start = await sb.now()
         assignment = reference_assign(bundle, record, abc)
-        driver = _Driver(sb, sc, cid, abc, start)
+        driver = Driver(sb, sc, cid, abc, start)
         await driver.start_segment_processes(assignment.processes, {})
         await sb.run(start + timedelta(days=sc.days), driver)
         seen = [*driver.notes, *sb.seen]
     timeline = Timeline(cid, bundle.version, start.isoformat(), sc.days, assignment.to_json())
-    # workflow time from the record itself where it has one (`at`), else when it was seen;
-    # an event comes before what it caused
-    dated = sorted(((_when(x), x.source != "scenario", i, x) for i, x in enumerate(seen)))
-    for when, _, _, item in dated:
+
+    # workflow time from the record itself where it has one (`at`), else when it was seen
+    # (a few milliseconds later); within a second an event comes before what it caused
+    def key(pair: tuple[int, Seen]) -> tuple[datetime, bool, int]:
+        i, x = pair
+        cause = x.source == "scenario" or x.what.startswith("event.")
+        return _when(x).replace(microsecond=0), not cause, i
+
+    dated = [(_when(x), x) for _, x in sorted(enumerate(seen), key=key)]
+    for when, item in dated:
         day = math.floor((when - start).total_seconds() / DAY)
         if 0 <= day <= sc.days:
             timeline.entries.append(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from alembic import command
@@ -20,7 +21,11 @@ def make_engine(url: str, lock_timeout_ms: int = 5000, statement_timeout_ms: int
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+        engine = create_engine(
+            url,
+            connect_args={"timeout": 30, "check_same_thread": False},
+            json_serializer=_strict_json,
+        )
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -46,7 +51,14 @@ def make_engine(url: str, lock_timeout_ms: int = 5000, statement_timeout_ms: int
         pool_size=10,
         max_overflow=20,
         connect_args={"options": options} if url.startswith("postgresql") else {},
+        json_serializer=_strict_json,
     )
+
+
+def _strict_json(value: object) -> str:
+    # NaN/Infinity are not JSON: PostgreSQL's json refuses them and other readers choke; the
+    # API and the loaders refuse them first, this makes any that slip through an error
+    return json.dumps(value, allow_nan=False)
 
 
 WRITER_LOCK_KEY = 0x5E6F10  # the audit chain's advisory lock (store/audit.py)

@@ -437,3 +437,31 @@ class Transition(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PolicyStage(Base):
+    """A staged activation: a version applies first to a share or a segment of customers
+    (pinned in `policy_pins`), is compared with the rest, then widened or rolled back."""
+
+    __tablename__ = "policy_stages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[str] = mapped_column(String(80), index=True)
+    share: Mapped[float | None] = mapped_column(Float)  # by a stable hash of the customer id
+    dimension: Mapped[str | None] = mapped_column(String(32))  # or a segment: tag, category...
+    value: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="running")  # running/rolled_back
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PolicyPin(Base):
+    """A customer pinned to a staged version (its assignments use that version)."""
+
+    __tablename__ = "policy_pins"
+
+    customer_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version: Mapped[str] = mapped_column(String(80))
+    stage_id: Mapped[int] = mapped_column(Integer, index=True)
+    pinned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

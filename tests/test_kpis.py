@@ -27,14 +27,26 @@ def _task(
                completed_at=done, result={"outcome": outcome} if outcome else None))  # fmt: skip
 
 
+class _Clock:
+    """Stands in for the audit module's clock: the log is append-only, so a fixture entry
+    gets its time when it is written."""
+
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+
+    @classmethod
+    def now(cls, tz: Any = None) -> datetime:
+        return cls.at
+
+
 def _step(s: Session, at: datetime, cid: str, action: str, target: str, **detail: Any) -> None:
-    entry = audit.append(s, actor="workflow", action=action, target=target, customer_id=cid,
-                         detail=detail)  # fmt: skip
-    entry.at = at
+    _Clock.at = at
+    audit.append(s, actor="workflow", action=action, target=target, customer_id=cid,
+                 detail=detail)  # fmt: skip
 
 
 @pytest.fixture
-def db(store_url: str) -> Session:
+def db(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Session:
+    monkeypatch.setattr(audit, "datetime", _Clock)
     sessions = session_factory(make_engine(store_url))
     with sessions.begin() as s:
         for cid, cat, abc in (("R1", "residential", "C"), ("K1", "large", "A")):

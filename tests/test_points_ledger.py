@@ -107,6 +107,23 @@ def test_earn_redeem_expire_fifo(sessions: sessionmaker[Session]) -> None:
         assert s.get(Customer, "R1").points_12m == 500  # type: ignore[union-attr]
 
 
+def test_expired_lots_are_not_spent(sessions: sessionmaker[Session]) -> None:
+    _customer(sessions, "E1")
+    with sessions.begin() as s:
+        _earn(s, "E1", 250, "pay:E1", T0)  # 500 points, expire after 24 months
+    with sessions.begin() as s:
+        ok = points.redeem(s, BUNDLE, "E1", "red:E1a", "agent", bill_credit_yuan=1,
+                           now=T0 + timedelta(days=30))  # fmt: skip
+        assert ok.balance == 400
+    with sessions.begin() as s:
+        # 800 days on, the lot's 400 left have expired: the redemption finds nothing to spend
+        with pytest.raises(points.PointsError) as err:
+            points.redeem(s, BUNDLE, "E1", "red:E1b", "agent", bill_credit_yuan=1,
+                          now=T0 + timedelta(days=800))  # fmt: skip
+        assert err.value.message == "needs 100 points, balance is 0"
+    assert _invariant(sessions, "E1") == 0  # the expiry stays booked
+
+
 def test_only_eligible_categories_earn(sessions: sessionmaker[Session]) -> None:
     _customer(sessions, "B1", category="large")
     with sessions.begin() as s:

@@ -23,6 +23,7 @@ EventType = Literal[
     "bill_overdue", "payment_received", "payment_plan_agreed", "instalment_missed",
     "closure_requested", "inspection_findings", "rectification_reported", "complaint",
     "planned_outage", "service_request", "new_installation",
+    "life_support_registered", "bill_disputed", "hardship_application", "hold_resolved",
 ]  # fmt: skip
 
 

@@ -1,20 +1,18 @@
-"""Policy versions: upload (errors with file:line), impact preview, activate, roll back."""
+"""Policy versions (HTTP shape): upload (errors with file:line), impact preview, activate,
+roll back; services/policies.py does the work."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
-import rules
-from activities import impact as impact_of
-from activities import policy_store
 from api.deps import Db, require
-from api.errors import ERROR_RESPONSES, ApiError
+from api.errors import ERROR_RESPONSES
+from services import policies
 from store.credentials import Principal
-from store.models import PolicyVersion
 
 router = APIRouter(prefix="/v1/policies", tags=["policies"], responses=ERROR_RESPONSES)
 
@@ -39,20 +37,8 @@ class PolicyOut(BaseModel):
     files: list[str]
 
 
-def _out(row: PolicyVersion) -> PolicyOut:
-    return PolicyOut(
-        version=row.version, status=row.status, created_by=row.created_by,
-        created_at=row.created_at.isoformat(),
-        activated_at=row.activated_at.isoformat() if row.activated_at else None,
-        files=sorted(row.files),
-    )  # fmt: skip
-
-
-def _row(db: Db, version: str) -> PolicyVersion:
-    row = db.get(PolicyVersion, version)
-    if row is None:
-        raise ApiError(404, "Not found", f"no policy version {version}")
-    return row
+def _out(v: policies.PolicyView) -> PolicyOut:
+    return PolicyOut(**dataclasses.asdict(v))
 
 
 @router.get("", response_model=list[PolicyOut], summary="Every stored policy version.")
@@ -60,8 +46,7 @@ def list_versions(
     db: Db, _: Annotated[Principal, Depends(require("policy_owner", "auditor", "supervisor"))]
 ) -> list[PolicyOut]:
     """Newest first."""
-    rows = db.scalars(select(PolicyVersion).order_by(PolicyVersion.created_at.desc()))
-    return [_out(r) for r in rows]
+    return [_out(v) for v in policies.list_versions(db)]
 
 
 @router.post(
@@ -75,18 +60,9 @@ def upload(
     db: Db,
     principal: Annotated[Principal, Depends(require("policy_owner"))],
 ) -> PolicyOut:
-    """Validates every file; the same content uploaded twice is the same version."""
-    try:
-        bundle = rules.load_bundle_from_texts(body.files)
-    except rules.PolicyError as err:
-        raise ApiError(
-            422, "Invalid policy bundle", f"{len(err.issues)} problem(s)",
-            errors=[{"path": f"{i.file}:{i.line}:{i.col}: {i.path}", "message": i.message,
-                     "file": i.file, "line": i.line, "col": i.col} for i in err.issues],
-        ) from err  # fmt: skip
-    row = policy_store.register(db, bundle, principal.name)
-    db.commit()
-    return _out(row)
+    """Validates every file; the same content uploaded twice is the same version. Each error
+    names `file:line:col: path` (also as `file`, `line`, `col`)."""
+    return _out(policies.upload(db, body.files, principal.name))
 
 
 @router.post("/{version}/impact", summary="What-if against the stored population.")
@@ -97,22 +73,18 @@ def impact(
 ) -> dict[str, Any]:
     """Transition matrices (category, class, tier), tags gained/lost, processes that would
     start or stop, and a sample of changed customers."""
-    return impact_of.impact(db, policy_store.bundle_of(_row(db, version)))
+    return policies.impact(db, version)
 
 
 @router.post("/{version}/activate", response_model=PolicyOut, summary="Make a version active.")
 def activate(
     version: str,
-    request: Request,
     db: Db,
     principal: Annotated[Principal, Depends(require("policy_owner"))],
 ) -> PolicyOut:
     """Retires the active version. Run a segmentation to apply it to everyone; single
     upserts use it at once. Rolling back is activating an earlier version."""
-    _row(db, version)
-    row = policy_store.activate(db, version, principal.name)
-    db.commit()
-    return _out(row)
+    return _out(policies.activate(db, version, principal.name))
 
 
 @router.post("/rollback", response_model=PolicyOut, summary="Re-activate the previous version.")
@@ -120,12 +92,4 @@ def rollback(
     db: Db, principal: Annotated[Principal, Depends(require("policy_owner"))]
 ) -> PolicyOut:
     """The most recently retired version becomes active again."""
-    previous = db.scalars(
-        select(PolicyVersion).where(PolicyVersion.status == "retired")
-        .order_by(PolicyVersion.activated_at.desc()).limit(1)
-    ).one_or_none()  # fmt: skip
-    if previous is None:
-        raise ApiError(409, "Conflict", "no earlier version to roll back to")
-    row = policy_store.activate(db, previous.version, principal.name)
-    db.commit()
-    return _out(row)
+    return _out(policies.rollback(db, principal.name))

@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import State, require
 from api.errors import ERROR_RESPONSES, ApiError
+from services import protection_signals as signals
 from services import protections as svc
 from store.credentials import Principal
 from workflows.arrears_payloads import ProtectionChanged
@@ -111,13 +112,13 @@ async def post_registration(
         body.valid_to,
         who.name,
     )
-    told = await svc.signal_ladders(
+    told = await signals.signal_ladders(
         app.temporal, customer_id, ProtectionChanged(body.kind, True, body.registration_id)
     )
     review = None
     if row.valid_to is not None:
-        ahead = await run_in_threadpool(svc.review_ahead_seconds, app.sessions)
-        review = await svc.schedule_review(app.temporal, app.settings.task_queue, row, ahead)
+        ahead = await run_in_threadpool(signals.review_ahead_seconds, app.sessions)
+        review = await signals.schedule_review(app.temporal, app.settings.task_queue, row, ahead)
     return {
         "registration_id": row.registration_id,
         "status": row.status,
@@ -140,8 +141,8 @@ async def post_review(
     row = await _run(
         svc.review, app.sessions, registration_id, body.outcome, body.valid_to, who.name
     )
-    await svc.review_decided(app.temporal, row)
-    told = await svc.signal_ladders(
+    await signals.review_decided(app.temporal, row)
+    told = await signals.signal_ladders(
         app.temporal,
         row.customer_id,
         ProtectionChanged(row.kind, body.outcome == "renewed", registration_id),
@@ -176,7 +177,7 @@ async def post_hold(
         body.reference,
         who.name,
     )
-    told = await svc.signal_ladders(
+    told = await signals.signal_ladders(
         app.temporal, customer_id, ProtectionChanged(body.kind, True, body.hold_id)
     )
     return {"hold_id": row.hold_id, "status": row.status, "signalled": told}
@@ -191,7 +192,7 @@ async def post_resolve(
 ) -> dict[str, Any]:
     """A stale notice is served again before any cut-off."""
     row = await _run(svc.resolve_hold, app.sessions, hold_id, body.resolution, who.name)
-    told = await svc.signal_ladders(
+    told = await signals.signal_ladders(
         app.temporal, row.customer_id, ProtectionChanged(row.kind, False, hold_id)
     )
     return {"hold_id": hold_id, "status": row.status, "signalled": told}
@@ -215,7 +216,7 @@ async def post_moratorium(
         body.reason,
         who.name,
     )
-    told = await svc.signal_ladders(
+    told = await signals.signal_ladders(
         app.temporal, None, ProtectionChanged("moratorium", True, body.moratorium_id)
     )
     return {"moratorium_id": row.moratorium_id, "signalled": len(told)}

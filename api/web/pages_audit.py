@@ -13,12 +13,13 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import state
-from api.errors import ApiError
+from api.errors import ApiError, from_domain
 from api.routes import audit as audit_api
-from api.routes import customers as customer_api
 from api.routes import workflows as workflow_api
 from api.schemas import task_out
 from api.web.common import problem_text, redirect, render, user
+from services import access, customers
+from services.errors import DomainError, NotFound
 from store.models import Task
 
 router = APIRouter()
@@ -57,7 +58,9 @@ async def customer(request: Request, customer_id: str) -> Response:
 
     def load() -> tuple[Any, list[dict[str, Any]], list[Any]]:
         with state(request).sessions() as db:
-            found = customer_api.get_customer(customer_id=customer_id, db=db, principal=p)
+            if not access.may_read_customer(db, p, customer_id):
+                raise NotFound("Not found", f"no customer {customer_id}")
+            found = customers.get(db, customer_id)
             entries = audit_api.search(
                 db=db, f=_filters(customer_id), _=p, limit=100, before_seq=None
             )
@@ -68,6 +71,9 @@ async def customer(request: Request, customer_id: str) -> Response:
     try:
         # store reads in the thread pool: a busy SQLite lock must not stall the event loop
         found, entries, tasks = await run_in_threadpool(load)
+    except DomainError as derr:
+        err = from_domain(derr)
+        return render(request, sess, "message.html", err.status, message=problem_text(err))
     except ApiError as err:
         return render(request, sess, "message.html", err.status, message=problem_text(err))
     try:

@@ -3,6 +3,8 @@ the workload forecast and the simulated timeline of one customer. Thin: they cal
 
 from __future__ import annotations
 
+import csv
+import io
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
@@ -12,7 +14,7 @@ from api.deps import state
 from api.web import charts_time
 from api.web.common import checked_fields, render, user
 from api.web.i18n import N_
-from services import policy_diff, simulation
+from services import forecast_run, policy_diff, simulation
 from services.scenario import ScenarioProblem, parse_text
 
 router = APIRouter()
@@ -23,6 +25,7 @@ DIFF_TERMS = (
     N_("threshold"), N_("rule"), N_("step"), N_("combine"), N_("action"), N_("strategy"),
     N_("parameter"), N_("process"), N_("process link"), N_("segmentation"), N_("calendar"),
     N_("points rule"), N_("added"), N_("removed"), N_("changed"), N_("moved"),
+    N_("observed"), N_("policy"), N_("definition"),
 )  # fmt: skip
 
 
@@ -95,3 +98,45 @@ async def simulate_run(request: Request, version: str) -> Response:
     chart = charts_time.lanes("timeline", points, timeline.days)
     return render(request, sess, "foresight_simulate.html", version=version, text=text,
                   timeline=timeline, problems=[], chart=chart)  # fmt: skip
+
+
+async def _forecast(request: Request, version: str) -> dict[str, Any]:
+    def work() -> dict[str, Any]:
+        with state(request).sessions() as db:
+            return forecast_run.report(db, version)
+
+    return await run_in_threadpool(work)  # segments the population: CPU work off the loop
+
+
+@router.get("/policies/{version}/forecast")
+async def forecast_page(request: Request, version: str) -> Response:
+    """Tasks per queue and week against capacity (charts + tables), per named assignee, the
+    baseline (the active version) and every assumption."""
+    sess, _ = user(request, *READERS)
+    try:
+        data = await _forecast(request, version)
+    except policy_diff.UnknownVersion:
+        return render(request, sess, "message.html", 404, message=NOT_FOUND)
+    charts = {
+        q: charts_time.columns(q, series, data["capacity"].get(q))
+        for q, series in data["queues"].items()
+    }
+    base = data.get("baseline") or {}
+    totals = {
+        q: (sum(v), sum((base.get("queues") or {}).get(q, []))) for q, v in data["queues"].items()
+    }
+    return render(request, sess, "foresight_forecast.html", version=version, data=data,
+                  charts=charts, totals=totals, has_baseline=bool(base))  # fmt: skip
+
+
+@router.get("/policies/{version}/forecast.csv")
+async def forecast_csv(request: Request, version: str) -> Response:
+    """The same forecast as CSV (the API's `?format=csv`)."""
+    sess, _ = user(request, *READERS)
+    try:
+        data = await _forecast(request, version)
+    except policy_diff.UnknownVersion:
+        return render(request, sess, "message.html", 404, message=NOT_FOUND)
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(forecast_run.csv_rows(data))
+    return Response(buffer.getvalue(), media_type="text/csv")

@@ -11,13 +11,14 @@ from starlette.datastructures import UploadFile
 
 from activities import policy_store
 from api.deps import state
-from api.errors import ApiError
-from api.routes import policies as policy_api
+from api.errors import from_domain
 from api.web import charts
 from api.web.common import checked_fields, checked_form, problem_text, redirect, render, user
 from api.web.i18n import N_, translate
 from rules.errors import PolicyIssue
 from rules.yamlpos import MAX_FILE_BYTES, decode
+from services import policies as policy_service
+from services.errors import DomainError
 from store.models import PolicyVersion
 
 router = APIRouter()
@@ -37,9 +38,9 @@ def _active_files(db: Any) -> dict[str, str]:
 
 
 def _page(request: Request, status_code: int = 200, **context: Any) -> Response:
-    sess, p = user(request, *OWNER)
+    sess, _ = user(request, *OWNER)  # (the role check)
     with state(request).sessions() as db:
-        versions = policy_api.list_versions(db=db, _=p)
+        versions = policy_service.list_versions(db)
         files = context.pop("files", None) or _active_files(db)
     return render(
         request,
@@ -84,13 +85,14 @@ async def upload(request: Request) -> Response:
         problem = f"{len(refused)} problem(s)"
         return _page(request, 422, files=files, issues=refused, problem=problem)
 
-    def store() -> policy_api.PolicyOut:
+    def store() -> policy_service.PolicyView:
         with state(request).sessions() as db:
-            return policy_api.upload(body=policy_api.BundleIn(files=files), db=db, principal=p)
+            return policy_service.upload(db, files, p.name)
 
     try:
         out = await run_in_threadpool(store)  # validation is CPU work; keep the loop free
-    except ApiError as err:
+    except DomainError as derr:
+        err = from_domain(derr)
         return _page(request, err.status, files=files, issues=err.errors, problem=problem_text(err))
     return redirect(request, sess, f"/web/policies/{out.version}")
 
@@ -106,12 +108,12 @@ def _matrix(rows: list[dict[str, Any]]) -> dict[str, Any]:
 @router.get("/policies/{version}")
 def version_page(request: Request, version: str) -> Response:
     """A version: its files, the impact preview (tables + charts), activate / roll back."""
-    sess, p = user(request, *OWNER)
+    sess, _ = user(request, *OWNER)  # (the role check)
     with state(request).sessions() as db:
         row = db.get(PolicyVersion, version)
         if row is None:
             return render(request, sess, "message.html", 404, message="Not found")
-        impact = policy_api.impact(version=version, db=db, _=p)
+        impact = policy_service.impact(db, version)
     matrices = {k: _matrix(v) for k, v in impact["transitions"].items()}
     moved = {
         k: sum(r["count"] for r in v if r["from"] != r["to"])
@@ -148,13 +150,13 @@ async def activate(request: Request, version: str) -> Response:
 
         def work() -> None:
             with state(request).sessions() as db:
-                policy_api.activate(version=version, request=request, db=db, principal=p)
+                policy_service.activate(db, version, p.name)
 
         await run_in_threadpool(work)  # store work off the event loop
         done = N_("Activated {version}")
         sess.flash(translate(sess.lang, done).format(version=version))
-    except ApiError as err:
-        sess.flash(problem_text(err))
+    except DomainError as err:
+        sess.flash(problem_text(from_domain(err)))
     return redirect(request, sess, f"/web/policies/{version}")
 
 
@@ -167,11 +169,11 @@ async def rollback(request: Request) -> Response:
 
         def work() -> Any:
             with state(request).sessions() as db:
-                return policy_api.rollback(db=db, principal=p)
+                return policy_service.rollback(db, p.name)
 
         out = await run_in_threadpool(work)  # store work off the event loop
         done = N_("Rolled back to {version}")
         sess.flash(translate(sess.lang, done).format(version=out.version))
-    except ApiError as err:
-        sess.flash(problem_text(err))
+    except DomainError as err:
+        sess.flash(problem_text(from_domain(err)))
     return redirect(request, sess, "/web/policies")

@@ -41,6 +41,11 @@ ALLOWED: dict[tuple[str, str], set[str]] = {
     ("POST", "/v1/policies/rollback"): {"policy_owner"},
     ("GET", "/v1/policies/{version}/diff"): {"policy_owner"} | READ_ALL,
     ("POST", "/v1/policies/{version}/simulate"): {"policy_owner"} | READ_ALL,
+    ("GET", "/v1/policies/{version}/forecast"): {"policy_owner"} | READ_ALL,
+    ("POST", "/v1/policies/{version}/stage"): {"policy_owner"},
+    ("GET", "/v1/policies/stages/{stage_id}"): {"policy_owner"} | READ_ALL,
+    ("POST", "/v1/policies/stages/{stage_id}/widen"): {"policy_owner"},
+    ("POST", "/v1/policies/stages/{stage_id}/rollback"): {"policy_owner"},
     ("POST", "/v1/segmentation-runs"): {"crm", "policy_owner"},
     ("GET", "/v1/segmentation-runs/{run_id}"): {"crm", "policy_owner"} | READ_ALL,
     ("GET", "/v1/audit"): READ_ALL,
@@ -71,6 +76,7 @@ SAMPLE = {
     "registration_id": "REG-NOPE",
     "hold_id": "H-NOPE",
     "feeder_id": "NOPE",
+    "stage_id": "999999",
 }
 
 

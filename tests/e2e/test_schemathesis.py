@@ -1,4 +1,5 @@
-"""Schemathesis against the running app's OpenAPI schema: no request makes a server error."""
+"""Schemathesis against the running app's OpenAPI schema, on SQLite and PostgreSQL: no
+request makes a server error."""
 
 from __future__ import annotations
 
@@ -17,18 +18,27 @@ from activities import policy_store
 from api.main import create_app
 from config import Settings
 from store import db
+from tests.hostile.fixtures import hostile_store  # noqa: F401 (the fixture)
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def served(
-    settings: Settings, store_url: str, demo_tokens: dict[str, dict[str, str]], dev_server: str
+    settings: Settings,
+    hostile_store: str,  # noqa: F811 (SQLite and PostgreSQL)
+    demo_tokens: dict[str, dict[str, str]],
+    dev_server: str,
 ) -> Iterator[tuple[str, str]]:
-    """The app on a real port (uvicorn in a thread); yields (base url, admin token)."""
-    cfg = settings.model_copy(update={"temporal_address": dev_server, "task_queue": "fuzz"})
-    with db.session_factory(db.make_engine(store_url)).begin() as s:
+    """The app on a real port (uvicorn in a thread) on each store; (base url, admin token)."""
+    database_url = "" if hostile_store.startswith("sqlite") else hostile_store
+    cfg = settings.model_copy(
+        update={"temporal_address": dev_server, "task_queue": "fuzz", "database_url": database_url}
+    )
+    engine = db.make_engine(hostile_store)
+    with db.session_factory(engine).begin() as s:
         policy_store.activate_directory(s, cfg.policies_dir, "test")
+    engine.dispose()
     port = devstack.free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(cfg), host="127.0.0.1", port=port, log_level="warning")

@@ -53,9 +53,9 @@ async def hstack(
     """The app and a worker on `hostile_store`, the shipped policy active, demo principals."""
     engines: list[sa.Engine] = []
 
-    def tracked(url: str) -> sa.Engine:
+    def tracked(url: str, *args: int, **kwargs: int) -> sa.Engine:
         # the worker's engine lives as long as the process; here it is closed with the test
-        engines.append(db.make_engine(url))
+        engines.append(db.make_engine(url, *args, **kwargs))
         return engines[-1]
 
     monkeypatch.setattr(worker, "make_engine", tracked)

@@ -70,7 +70,7 @@ def test_process_parameters_for_workflows(bundle: rules.Bundle) -> None:
         "hazard", "closure", "service_follow_up", "key_account_meeting", "record_verification",
         "special_inspection", "electrician_training", "routing", "outage_plan_review",
         "population_run",
-        "arrears_strategy",
+        "arrears_strategy", "forecast",
     }  # fmt: skip
     cb = procs["callback"]
     assert (cb["period"], cb["jitter"], cb["retry_after"], cb["max_tries"]) == (

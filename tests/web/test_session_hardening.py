@@ -111,3 +111,26 @@ def test_secret_files_are_private_and_short_secrets_refused(
 
     with pytest.raises(ValueError, match="session secret shorter"):
         asyncio.run(start())
+
+
+async def test_security_headers_and_docs_setting(
+    app_client: tuple[httpx.AsyncClient, object], settings: Settings, store_url: str
+) -> None:
+    client, _ = app_client
+    page = await client.get("/web/signin")
+    csp = page.headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
+    assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["x-content-type-options"] == "nosniff"
+    assert "strict-transport-security" not in page.headers  # plain http, HSTS not forced
+    assert (await client.get("/docs")).status_code == 200
+    hidden = settings.model_copy(update={"expose_docs": False, "hsts": True})
+    app = create_app(hidden)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            for path in ("/docs", "/redoc", "/openapi.json"):
+                assert (await c.get(path)).status_code == 404, path
+            r = await c.get("/healthz")
+            assert r.headers["strict-transport-security"].startswith("max-age=")

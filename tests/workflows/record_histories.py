@@ -36,6 +36,7 @@ from temporalio.client import Client, WorkflowContinuedAsNewError, WorkflowHandl
 import worker as worker_module
 from activities import policy_store
 from config import ROOT, Settings
+from services import protection_signals as signals
 from services import protections
 from store import db
 from store.db import make_engine, session_factory
@@ -315,7 +316,7 @@ class Recorder:
         await self.complete(h, wid, "registration_review", outcome="renewed", valid_to=renewed)
         await self.save("registration_review", h)
         decided = protections.review(self.sessions, "REG-RR1", "ended", None, "recorder")
-        await protections.review_decided(self.client, decided)
+        await signals.review_decided(self.client, decided)
 
     async def segmentation_run(self) -> None:
         # keyset batches of 2, two batches per workflow run: the first run continues-as-new
