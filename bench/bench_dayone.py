@@ -276,7 +276,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="20,000 customers (smoke test)")
     parser.add_argument("--n", type=int, default=None, help="customers (default 100,000)")
     parser.add_argument("--postgres", action="store_true", help="the store on PostgreSQL")
-    parser.add_argument("--drain-timeout", type=float, default=1800.0)
+    parser.add_argument(
+        "--drain-timeout",
+        type=float,
+        default=1800.0,
+        help="stop measuring the relay after this many seconds (rows left are reported)",
+    )
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
     args = parser.parse_args(argv)
     args.n = args.n or (20_000 if args.quick else 100_000)

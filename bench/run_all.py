@@ -10,6 +10,7 @@ of BENCHMARKS.md (the others are kept).
 4. roundtrip: bench/bench_roundtrip.py (task completed -> next task in the inbox)
 5. history: bench/bench_history.py (events per run over ten simulated years)
 6. memory: bench/bench_memory.py (worker RSS with 10,000 live workflows)
+6b. dayone: bench/bench_dayone.py (100k customers from the CRM batch API to running processes)
 7. load: unless --quick, the load fault test at full size (SEGFLOW_LOAD_FULL=1: 50 clients,
    20,000 customers, 2,000 tasks), its outcome and duration in the "Load test" section.
 
@@ -32,7 +33,8 @@ sys.path.insert(0, str(HERE))
 
 import stack  # noqa: E402
 
-BENCHES = ["segmentation", "api", "starts", "outbox", "roundtrip", "history", "memory", "load"]
+BENCHES = ["segmentation", "api", "starts", "outbox", "roundtrip", "history", "memory", "dayone",
+           "load"]  # fmt: skip
 
 
 def commands(name: str, quick: bool) -> list[list[str]]:

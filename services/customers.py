@@ -128,7 +128,7 @@ def batch(
     # set-based: the batch's own rows only, multi-row writes, assignments vectorised against
     # the cut points (services/ingest.py); the cost does not grow with the store
     done = ingest.ingest(session, bundle, list(valid.values()))
-    assignments = {cid: a.to_json() for cid, a in done.assignments.items()}
+    assignments = done.rows
     changes = [outbox.diff(c.customer_id, c.before, c.after) for c in done.changes]
     queued = outbox.queue_changes(session, [c for c in changes if c], request_id)
     audit.append(
