@@ -52,7 +52,9 @@ class CallbackActivities:
                 feedback.apply(s, update)
         if not req.read_plan:
             return ProcessPlan(True, "")
-        return self._inbox.load_plan(PlanRequest(req.customer_id, "callback"))
+        plan = self._inbox.load_plan(PlanRequest(req.customer_id, "callback"))
+        assert isinstance(plan, ProcessPlan)  # the call-back's plan is a parameter dict
+        return plan
 
     def all(self) -> list[Any]:
         """Every activity of this class, for the worker."""

@@ -120,13 +120,13 @@ CONSUMERS: dict[str, Consumer] = {
         via="closure",
     ),
     "authority_reporting": Consumer(
-        "workflows/hazard.py",
+        "rules/process_params.py",
         "authority_reporting",
         "unresolved serious hazards are reported after the first failed re-inspection",
         via="hazard",
     ),
     "rectification_closed_loop": Consumer(
-        "workflows/hazard.py",
+        "rules/process_params.py",
         "closed_loop",
         "overdue re-inspection tasks escalate to the supervisor",
         via="hazard",

@@ -333,6 +333,43 @@ CASES = [
             "calendars.yaml:1:1: first line must be '# yaml-language-server: $schema=./schema/calendars.schema.json'",
         ],
     ),
+    # typed process parameters (rules/process_params.py): what the schema cannot say
+    (
+        "hazard_zero_deadline",
+        "processes.yaml",
+        "    critical: P3D\n",
+        "    critical: PT0S\n",
+        [
+            "processes.yaml:116:15: hazard.deadline.critical: critical must be longer than zero (got 'PT0S')",
+        ],
+    ),
+    (
+        "hazard_zero_task_due",
+        "processes.yaml",
+        "    assignee_role: inspector\n    due: P5D\n  rounds_before",
+        "    assignee_role: inspector\n    due: P0D\n  rounds_before",
+        [
+            "processes.yaml:120:10: hazard.reinspection.due: due must be longer than zero (got 'P0D')",
+        ],
+    ),
+    (
+        "hazard_closed_loop_without_escalation",
+        "processes.yaml",
+        "  closed_loop: false\n  reinspection_escalation: {to_role: supervisor}\n",
+        "  closed_loop: true\n",
+        [
+            "processes.yaml:124:16: hazard.closed_loop: closed_loop needs reinspection_escalation.to_role",
+        ],
+    ),
+    (
+        "hazard_reports_without_report_task",
+        "processes.yaml",
+        "  authority_report: {task: hazard_authority_report, assignee_role: supervisor, due: P3D}\n",
+        "",
+        [
+            "processes.yaml:111:3: hazard: missing required key 'authority_report' (report_severities is set)",
+        ],
+    ),
     (
         "missing_required",
         "points.yaml",

@@ -1,0 +1,113 @@
+"""Typed parameters of the event-driven processes (hazard), built when the bundle loads.
+
+Like the arrears ladder (`rules.arrears_params`): the workflows used to read
+`processes.yaml` as a dict, with durations found by guessing from key names (`due` ->
+`due_seconds`), so a value the workflow could not use surfaced as a KeyError inside a running
+workflow. Here every key a process needs is read once, at load, with file:line:col, and
+durations are converted where the schema says they are durations. The JSON Schema already
+checks shapes; this module checks what it cannot (zero durations, cross-field constraints).
+A customer's strategy may override the boolean switches (`with_overrides`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+from rules.arrears_params import TaskBlock, _Reader, _secs
+from rules.errors import PolicyIssue
+from rules.yamlpos import Document
+
+SEVERITIES = ("general", "serious", "critical")
+
+
+@dataclass(frozen=True)
+class HazardParams:
+    """Everything the hazard rectification workflow reads from the policy."""
+
+    deadline_seconds: tuple[tuple[str, float], ...]  # (severity, seconds), SEVERITIES order
+    reinspection: TaskBlock
+    rounds_before_authority_report: int
+    report_severities: tuple[str, ...]
+    notice_channels: tuple[str, ...]
+    authority_report: TaskBlock | None
+    authority_reporting: bool
+    closed_loop: bool
+    reinspection_escalation_to: str  # "" when an overdue re-inspection is not escalated
+
+    def with_overrides(self, overrides: dict[str, Any]) -> HazardParams:
+        """The customer's strategy switches (authority_reporting, closed_loop) applied."""
+        return replace(
+            self,
+            authority_reporting=_switch(overrides, "authority_reporting", self.authority_reporting),
+            closed_loop=_switch(overrides, "closed_loop", self.closed_loop),
+        )
+
+
+def _switch(overrides: dict[str, Any], key: str, default: bool) -> bool:
+    # strategy parameters linked to these keys are booleans; a value of another type (a
+    # store row written under an older bundle) is ignored, never guessed
+    value = overrides.get(key)
+    return value if isinstance(value, bool) else default
+
+
+class _Checks(_Reader):
+    """The arrears reader plus the checks the schema cannot express."""
+
+    def positive(self, block: dict[str, Any], path: tuple[str | int, ...], key: str) -> float:
+        seconds = _secs(block.get(key))
+        if key in block and seconds <= 0:
+            self.fail((*path, key), f"{key} must be longer than zero (got {block[key]!r})")
+        return seconds
+
+    def fail(self, path: tuple[str | int, ...], message: str) -> None:
+        self.ok = False
+        self.issues.append(self.doc.issue(path, message))
+
+    def task_of(self, block: Any, path: tuple[str | int, ...]) -> TaskBlock:
+        t = self.task(block, path)
+        if isinstance(block, dict):
+            self.positive(block, path, "due")
+            kind = block.get("kind") or block.get("task")
+            t = TaskBlock(str(kind), t.assignee_role, t.due_seconds)
+        return t
+
+
+def _section(doc: Document, name: str) -> dict[str, Any] | None:
+    data = doc.data if isinstance(doc.data, dict) else {}
+    section = data.get(name)
+    return section if isinstance(section, dict) else None
+
+
+def build_hazard(doc: Document, issues: list[PolicyIssue]) -> HazardParams | None:
+    """The typed hazard parameters of a schema-valid processes.yaml; None (with issues)."""
+    h = _section(doc, "hazard")
+    if h is None or not isinstance(h.get("deadline"), dict):
+        return None
+    r = _Checks(doc, issues)
+    deadline: dict[str, Any] = h["deadline"]
+    deadlines = tuple((s, r.positive(deadline, ("hazard", "deadline"), s)) for s in SEVERITIES)
+    severities = tuple(str(s) for s in h.get("report_severities", []))
+    for i, s in enumerate(severities):
+        if s not in SEVERITIES:
+            r.fail(("hazard", "report_severities", i),
+                   f"unknown severity {s!r}; expected one of {', '.join(SEVERITIES)}")  # fmt: skip
+    report = h.get("authority_report")
+    if severities and report is None:
+        r.fail(("hazard",), "missing required key 'authority_report' (report_severities is set)")
+    escalation = h.get("reinspection_escalation")
+    to_role = str(escalation.get("to_role", "")) if isinstance(escalation, dict) else ""
+    if h.get("closed_loop") and not to_role:
+        r.fail(("hazard", "closed_loop"), "closed_loop needs reinspection_escalation.to_role")
+    params = HazardParams(
+        deadline_seconds=deadlines,
+        reinspection=r.task_of(h.get("reinspection"), ("hazard", "reinspection")),
+        rounds_before_authority_report=int(h.get("rounds_before_authority_report") or 1),
+        report_severities=severities,
+        notice_channels=tuple(str(c) for c in h.get("notice_channels", [])),
+        authority_report=r.task_of(report, ("hazard", "authority_report")) if report else None,
+        authority_reporting=bool(h.get("authority_reporting", False)),
+        closed_loop=bool(h.get("closed_loop", False)),
+        reinspection_escalation_to=to_role,
+    )
+    return params if r.ok else None

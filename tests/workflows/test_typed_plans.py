@@ -1,0 +1,59 @@
+"""Typed process plans (workflows/process_plans.py): what `load_plan` hands the hazard process.
+
+The typed plan is built from the bundle's typed parameters; its wire format must stay the
+one of the parameter dict it replaced, so plans recorded in older histories still decode.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from temporalio.converter import DataConverter
+
+import rules
+from activities.inbox import with_seconds
+from activities.process_plans import hazard_plan
+from workflows.payloads import ProcessPlan
+from workflows.process_plans import HazardPlan
+
+POLICIES = Path(__file__).resolve().parents[2] / "policies"
+FACTS = {"category": "important", "backup_power_compliant": False}
+
+
+def _decode(value: Any, kind: type[Any]) -> Any:
+    conv = DataConverter.default.payload_converter
+    return conv.from_payloads(conv.to_payloads([value]), [kind])[0]
+
+
+def test_hazard_plan_is_typed_from_the_policy() -> None:
+    bundle = rules.load_bundle(POLICIES)
+    plan = hazard_plan(bundle, {}, FACTS)
+    p = plan.params
+    assert plan.active and plan.policy_version == bundle.version
+    assert (p.deadline.of("general"), p.deadline.of("critical")) == (30 * 86400.0, 3 * 86400.0)
+    assert p.reinspection.task == "reinspection" and p.reinspection.due_seconds == 5 * 86400.0
+    assert p.authority_report is not None and p.authority_report.assignee_role == "supervisor"
+    assert p.reinspection_escalation is not None
+    assert p.reinspection_escalation.to_role == "supervisor"
+    assert (p.closed_loop, p.authority_reporting, p.customer) == (False, False, FACTS)
+
+
+def test_strategy_switches_override_and_only_booleans_count() -> None:
+    bundle = rules.load_bundle(POLICIES)
+    p = hazard_plan(bundle, {"closed_loop": True, "authority_reporting": "yes"}, {}).params
+    assert p.closed_loop is True
+    assert p.authority_reporting is False  # not a boolean: the policy default stays
+
+
+def test_a_plan_recorded_as_a_dict_decodes_into_the_typed_plan() -> None:
+    # what load_plan answered before the plan was typed (recorded histories hold it)
+    bundle = rules.load_bundle(POLICIES)
+    params = {**bundle.processes["hazard"], "closed_loop": True, "customer": FACTS}
+    old = ProcessPlan(True, bundle.version, with_seconds(params))
+    decoded = _decode(old, HazardPlan)
+    assert decoded == hazard_plan(bundle, {"closed_loop": True}, FACTS)
+    # and an inactive one (no parameters at all)
+    gone = _decode(ProcessPlan(False, "v1", {}, "customer gone"), HazardPlan)
+    assert (gone.active, gone.reason) == (False, "customer gone")
+    assert gone.params.report_severities == []
