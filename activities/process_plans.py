@@ -14,7 +14,15 @@ from typing import Any
 import rules
 from rules.arrears_params import TaskBlock
 from workflows.arrears_payloads import TaskBlock as PlanTask
-from workflows.process_plans import Deadlines, Escalation, HazardPlan, HazardTerms, TypedPlan
+from workflows.process_plans import (
+    ClosurePlan,
+    ClosureTerms,
+    Deadlines,
+    Escalation,
+    HazardPlan,
+    HazardTerms,
+    TypedPlan,
+)
 
 
 def _task(t: TaskBlock) -> PlanTask:
@@ -46,6 +54,23 @@ def hazard_plan(
     return HazardPlan(True, bundle.version, terms)
 
 
+def closure_plan(
+    bundle: rules.Bundle, overrides: dict[str, Any], facts: dict[str, Any]
+) -> ClosurePlan:
+    """The closure process's plan for one customer (it branches on no customer fact)."""
+    if bundle.closure is None:
+        return ClosurePlan(False, bundle.version, reason="no closure parameters in the policy")
+    c = bundle.closure.with_overrides(overrides)
+    terms = ClosureTerms(
+        inspection_required=c.inspection_required,
+        inspection=_task(c.inspection),
+        theft_case=_task(c.theft_case),
+        final_reading=_task(c.final_reading),
+        settlement=_task(c.settlement),
+    )
+    return ClosurePlan(True, bundle.version, terms)
+
+
 PlanBuilder = Callable[[rules.Bundle, dict[str, Any], dict[str, Any]], TypedPlan]
 # processes whose workflows read a typed plan (the others still get the parameter dict)
-TYPED: dict[str, PlanBuilder] = {"hazard": hazard_plan}
+TYPED: dict[str, PlanBuilder] = {"hazard": hazard_plan, "closure": closure_plan}

@@ -114,7 +114,7 @@ CONSUMERS: dict[str, Consumer] = {
         via="outage_notice",
     ),
     "closure_inspection_required": Consumer(
-        "workflows/closure.py",
+        "rules/process_params.py",
         "inspection_required",
         "account closure waits for an on-site theft inspection",
         via="closure",

@@ -30,7 +30,7 @@ from rules.build_strategies import (
 from rules.errors import PolicyError, PolicyIssue, did_you_mean
 from rules.floor import check_floor
 from rules.model import Bundle
-from rules.process_params import build_hazard
+from rules.process_params import build_closure, build_hazard
 from rules.yamlpos import MAX_FILE_BYTES, Document, decode, load_document
 
 FILES = ("segments.yaml", "strategies.yaml", "processes.yaml", "calendars.yaml", "points.yaml")
@@ -126,6 +126,7 @@ def _build(texts: dict[str, str], docs: dict[str, Document], issues: list[Policy
     floor = check_floor(docs["processes.yaml"], docs["calendars.yaml"], issues)
     arrears = build_arrears(docs["processes.yaml"], issues)
     hazard = build_hazard(docs["processes.yaml"], issues)
+    closure = build_closure(docs["processes.yaml"], issues)
     points = build_points(docs["points.yaml"], issues)
     normalised = json.dumps(
         {name: docs[name].data for name in FILES},
@@ -155,6 +156,7 @@ def _build(texts: dict[str, str], docs: dict[str, Document], issues: list[Policy
         floor=floor,
         arrears=arrears,
         hazard=hazard,
+        closure=closure,
     )
 
 

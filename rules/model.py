@@ -14,7 +14,7 @@ from typing import Any
 from rules.arrears_params import ArrearsParams
 from rules.conditions import Cond, Derived, FieldSpec
 from rules.jurisdiction import Floor
-from rules.process_params import HazardParams
+from rules.process_params import ClosureParams, HazardParams
 
 
 @dataclass(frozen=True)
@@ -137,6 +137,7 @@ class Bundle:
     floor: Floor | None = None  # the regulatory floor of the bundle's jurisdiction
     arrears: ArrearsParams | None = None  # the typed arrears ladder
     hazard: HazardParams | None = None  # typed process parameters (rules.process_params)
+    closure: ClosureParams | None = None
 
     @property
     def tag_names(self) -> tuple[str, ...]:

@@ -1,4 +1,4 @@
-"""Typed parameters of the event-driven processes (hazard), built when the bundle loads.
+"""Typed parameters of the event-driven processes (hazard, closure), built when the bundle loads.
 
 Like the arrears ladder (`rules.arrears_params`): the workflows used to read
 `processes.yaml` as a dict, with durations found by guessing from key names (`due` ->
@@ -44,6 +44,22 @@ class HazardParams:
         )
 
 
+@dataclass(frozen=True)
+class ClosureParams:
+    """Everything the account closure workflow reads from the policy."""
+
+    inspection_required: bool
+    inspection: TaskBlock
+    theft_case: TaskBlock  # required: a strategy may ask for the inspection of any customer
+    final_reading: TaskBlock
+    settlement: TaskBlock
+
+    def with_overrides(self, overrides: dict[str, Any]) -> ClosureParams:
+        """The customer's strategy switch (inspection_required) applied."""
+        required = _switch(overrides, "inspection_required", self.inspection_required)
+        return replace(self, inspection_required=required)
+
+
 def _switch(overrides: dict[str, Any], key: str, default: bool) -> bool:
     # strategy parameters linked to these keys are booleans; a value of another type (a
     # store row written under an older bundle) is ignored, never guessed
@@ -65,6 +81,9 @@ class _Checks(_Reader):
         self.issues.append(self.doc.issue(path, message))
 
     def task_of(self, block: Any, path: tuple[str | int, ...]) -> TaskBlock:
+        if block is None:  # worded as the schema words a missing key
+            self.fail(path[:-1], f"missing required key {path[-1]!r}")
+            return TaskBlock("", "")
         t = self.task(block, path)
         if isinstance(block, dict):
             self.positive(block, path, "due")
@@ -109,5 +128,21 @@ def build_hazard(doc: Document, issues: list[PolicyIssue]) -> HazardParams | Non
         authority_reporting=bool(h.get("authority_reporting", False)),
         closed_loop=bool(h.get("closed_loop", False)),
         reinspection_escalation_to=to_role,
+    )
+    return params if r.ok else None
+
+
+def build_closure(doc: Document, issues: list[PolicyIssue]) -> ClosureParams | None:
+    """The typed closure parameters of a schema-valid processes.yaml; None (with issues)."""
+    c = _section(doc, "closure")
+    if c is None:
+        return None
+    r = _Checks(doc, issues)
+    params = ClosureParams(
+        inspection_required=bool(c.get("inspection_required", False)),
+        inspection=r.task_of(c.get("inspection"), ("closure", "inspection")),
+        theft_case=r.task_of(c.get("theft_case"), ("closure", "theft_case")),
+        final_reading=r.task_of(c.get("final_reading"), ("closure", "final_reading")),
+        settlement=r.task_of(c.get("settlement"), ("closure", "settlement")),
     )
     return params if r.ok else None

@@ -65,5 +65,30 @@ class HazardPlan:
     reason: str = ""
 
 
+@dataclass
+class ClosureTerms:
+    """The closure process's parameters (see `rules.process_params.ClosureParams`)."""
+
+    inspection_required: bool = False
+    inspection: TaskBlock = field(
+        default_factory=lambda: TaskBlock("closure_inspection", "inspector")
+    )
+    theft_case: TaskBlock = field(default_factory=lambda: TaskBlock("theft_case", "inspector"))
+    final_reading: TaskBlock = field(
+        default_factory=lambda: TaskBlock("final_meter_reading", "inspector")
+    )
+    settlement: TaskBlock = field(default_factory=lambda: TaskBlock("closure_settlement", "agent"))
+
+
+@dataclass
+class ClosurePlan:
+    """`load_plan`'s answer for the closure process."""
+
+    active: bool
+    policy_version: str
+    params: ClosureTerms = field(default_factory=ClosureTerms)
+    reason: str = ""
+
+
 # what `load_plan` answers for a process with a typed plan
-TypedPlan = HazardPlan
+TypedPlan = HazardPlan | ClosurePlan

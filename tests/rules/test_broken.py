@@ -371,6 +371,24 @@ CASES = [
         ],
     ),
     (
+        "closure_without_theft_case_task",
+        "processes.yaml",
+        "  theft_case:\n    task: theft_case\n    assignee_role: inspector\n    due: P15D\n",
+        "",
+        [
+            "processes.yaml:130:3: closure: missing required key 'theft_case'",
+        ],
+    ),
+    (
+        "closure_zero_task_due",
+        "processes.yaml",
+        "    assignee_role: agent\n    due: P5D\n\n# How the arrears-risk",
+        "    assignee_role: agent\n    due: PT0M\n\n# How the arrears-risk",
+        [
+            "processes.yaml:148:10: closure.settlement.due: due must be longer than zero (got 'PT0M')",
+        ],
+    ),
+    (
         "missing_required",
         "points.yaml",
         "  survey: 50\n",

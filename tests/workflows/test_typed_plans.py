@@ -1,4 +1,4 @@
-"""Typed process plans (workflows/process_plans.py): what `load_plan` hands the hazard process.
+"""Typed process plans (workflows/process_plans.py): what `load_plan` hands hazard and closure.
 
 The typed plan is built from the bundle's typed parameters; its wire format must stay the
 one of the parameter dict it replaced, so plans recorded in older histories still decode.
@@ -13,9 +13,9 @@ from temporalio.converter import DataConverter
 
 import rules
 from activities.inbox import with_seconds
-from activities.process_plans import hazard_plan
+from activities.process_plans import closure_plan, hazard_plan
 from workflows.payloads import ProcessPlan
-from workflows.process_plans import HazardPlan
+from workflows.process_plans import ClosurePlan, HazardPlan
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 FACTS = {"category": "important", "backup_power_compliant": False}
@@ -57,3 +57,19 @@ def test_a_plan_recorded_as_a_dict_decodes_into_the_typed_plan() -> None:
     gone = _decode(ProcessPlan(False, "v1", {}, "customer gone"), HazardPlan)
     assert (gone.active, gone.reason) == (False, "customer gone")
     assert gone.params.report_severities == []
+
+
+def test_closure_plan_is_typed_and_the_strategy_asks_for_the_inspection() -> None:
+    bundle = rules.load_bundle(POLICIES)
+    p = closure_plan(bundle, {}, FACTS).params
+    assert p.inspection_required is False
+    assert (p.theft_case.task, p.theft_case.due_seconds) == ("theft_case", 15 * 86400.0)
+    assert (p.settlement.assignee_role, p.final_reading.due_seconds) == ("agent", 3 * 86400.0)
+    assert closure_plan(bundle, {"inspection_required": True}, {}).params.inspection_required
+
+
+def test_a_closure_plan_recorded_as_a_dict_decodes_into_the_typed_plan() -> None:
+    bundle = rules.load_bundle(POLICIES)
+    params = {**bundle.processes["closure"], "inspection_required": True, "customer": FACTS}
+    old = ProcessPlan(True, bundle.version, with_seconds(params))
+    assert _decode(old, ClosurePlan) == closure_plan(bundle, {"inspection_required": True}, {})
