@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.errors import DomainError
+from services.errors import CODE_STATUS, UNKNOWN_CODE, DomainError
 
 log = logging.getLogger("segflow.api")
 PROBLEM = "application/problem+json"
@@ -57,22 +57,16 @@ def problem_response(request: Request, err: ApiError) -> JSONResponse:
 
 def from_domain(err: DomainError) -> ApiError:
     """The problem document of a service's domain error (its issues become `errors`)."""
-    return ApiError(err.status, err.title, err.detail, [i.to_json() for i in err.issues])
+    return ApiError(err.status, err.title, err.detail, err.errors_json())
 
 
 # domain error codes of the services -> HTTP status and title
-DOMAIN_STATUS: dict[str, tuple[int, str]] = {
-    "not_found": (404, "Not found"),
-    "forbidden": (403, "Forbidden"),
-    "conflict": (409, "Conflict"),
-    "invalid": (422, "Invalid request"),
-    "unavailable": (503, "Temporal unavailable"),
-}
+DOMAIN_STATUS = CODE_STATUS
 
 
 def domain_problem(code: str, message: str, errors: list[dict[str, Any]] | None = None) -> ApiError:
     """A service's refusal (code, message, field errors) as an ApiError."""
-    status, title = DOMAIN_STATUS.get(code, (500, "Internal error"))
+    status, title = DOMAIN_STATUS.get(code, UNKNOWN_CODE)
     return ApiError(status, title, message, errors)
 
 

@@ -5,8 +5,9 @@ lock: it is inserted (as "pending") BEFORE the request runs, so of two concurren
 with one key exactly one runs; the other gets 409 while the first is in flight and the
 stored response afterwards. The same key with a different body is refused with 422. A
 request that ends in 5xx, 401 or 403 releases its key (a retry may run). A pending row names
-its process (host:pid); when that process is gone (the API died mid-request) or the row is
-older than PENDING_TTL (another host), a retry takes the key over.
+its process (host, pid and start time); when that process is gone (the API died
+mid-request; a killed process not yet reaped counts as gone) or the row is older than
+PENDING_TTL (another host), a retry takes the key over.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import socket
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from fastapi import FastAPI, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -29,23 +31,35 @@ from store.models import IdempotencyRecord
 HEADER = "Idempotency-Key"
 PENDING = 0  # status_code of a key whose request is still running
 PENDING_TTL = timedelta(minutes=5)
-OWNER = f"pending:{socket.gethostname()}:{os.getpid()}"
+
+
+def _started(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (None: no such live process).
+
+    A zombie (killed, not yet reaped by its parent) counts as gone; the start time tells a
+    reused pid from the process that wrote the row."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return ""  # no /proc here: fall back to the pid alone
+    fields = stat.rsplit(")", 1)[-1].split()
+    return None if fields[0] == "Z" else fields[19]
+
+
+OWNER = f"pending:{socket.gethostname()}:{os.getpid()}:{_started(os.getpid()) or ''}"
 
 
 def _abandoned(seen: IdempotencyRecord) -> bool:
     created = seen.created_at if seen.created_at.tzinfo else seen.created_at.replace(tzinfo=UTC)
     if datetime.now(UTC) - created > PENDING_TTL:
         return True
-    _, host, pid = [*seen.body.split(":"), "", "", ""][:3]
+    _, host, pid, started = [*seen.body.split(":"), "", "", "", ""][:4]
     if host != socket.gethostname() or not pid.isdigit():
         return False
-    try:
-        os.kill(int(pid), 0)  # signal 0: does the process exist?
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    now = _started(int(pid))
+    return now is None or bool(started and now and now != started)
 
 
 def _claim(

@@ -106,25 +106,6 @@ class TaskCompleteOut(BaseModel):
     workflow_stage: str = Field(description="The workflow's stage after taking the completion.")
 
 
-class HistoryEntry(BaseModel):
-    """One line of a workflow's readable timeline."""
-
-    at: datetime
-    source: str = Field(description="temporal (workflow history) or audit (audit log).")
-    event: str
-    who: str | None = None
-    detail: dict[str, Any] = Field(default_factory=dict)
-    policy_version: str | None = None
-
-
-class WorkflowHistory(BaseModel):
-    """A workflow's timeline across all its runs."""
-
-    workflow_id: str
-    runs: int
-    entries: list[HistoryEntry]
-
-
 class BatchItem(BaseModel):
     """The outcome of one record of a batch."""
 

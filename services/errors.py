@@ -35,6 +35,21 @@ class DomainError(Exception):
         super().__init__(detail or title)
         self.title, self.detail, self.issues = title, detail, list(issues or [])
 
+    def errors_json(self) -> list[dict[str, Any]]:
+        """The problem+json `errors[]` of this error."""
+        return [i.to_json() for i in self.issues]
+
+
+# a refusal's code -> HTTP status and title (errors raised by code rather than by class)
+CODE_STATUS: dict[str, tuple[int, str]] = {
+    "not_found": (404, "Not found"),
+    "forbidden": (403, "Forbidden"),
+    "conflict": (409, "Conflict"),
+    "invalid": (422, "Invalid request"),
+    "unavailable": (503, "Temporal unavailable"),
+}
+UNKNOWN_CODE = (500, "Internal error")
+
 
 class Invalid(DomainError):
     """The input breaks the contract (422)."""

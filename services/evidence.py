@@ -14,14 +14,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from activities.adapters import reference
 from rules.errors import PolicyError
 from rules.jurisdiction import load_pack
+from services.errors import NotFound
 from store.models import AuditEntry, Hold, OutboxMessage, Registration
 
 DAY = 86400.0
+READERS = ("auditor", "supervisor")
 CHANNELS = ("sms", "wechat", "phone", "letter", "email", "app")
 
 
@@ -194,3 +196,13 @@ def evidence_pack(s: Session, workflow_id: str) -> dict[str, Any]:
         ],
         "steps": steps,
     }
+
+
+def load(sessions: sessionmaker[Session], workflow_id: str) -> dict[str, Any]:
+    """The pack in its own session (call it off the event loop); NotFound for an unknown or
+    non-arrears id."""
+    try:
+        with sessions() as s:
+            return evidence_pack(s, workflow_id)
+    except EvidenceNotFound as err:
+        raise NotFound("Not found", f"no arrears ladder {workflow_id}") from err

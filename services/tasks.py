@@ -12,7 +12,7 @@ the request before anything is recorded (two different completions: one wins, th
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,6 +22,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.service import RPCError
 
+from services.errors import CODE_STATUS, UNKNOWN_CODE, DomainError, Issue
 from store import audit
 from store.credentials import Principal
 from store.models import Task
@@ -33,14 +34,20 @@ OVERSEERS = ("supervisor",)
 LIVE = ("open", "claimed")
 
 
-@dataclass
-class TaskError(Exception):
+class TaskError(DomainError):
     """A refused task operation: code (not_found, forbidden, conflict, invalid, unavailable),
-    a message and field errors (path + message)."""
+    a message and field errors (path + message); a DomainError, so the API maps it like any
+    other (status and title by code)."""
 
-    code: str
-    message: str
-    errors: list[dict[str, str]] = field(default_factory=list)
+    def __init__(self, code: str, message: str, errors: list[dict[str, str]] | None = None) -> None:
+        self.status, title = CODE_STATUS.get(code, UNKNOWN_CODE)
+        issues = [Issue(e.get("path", ""), e.get("message", ""), code) for e in errors or []]
+        super().__init__(title, message, issues)
+        self.code, self.message, self.errors = code, message, list(errors or [])
+
+    def errors_json(self) -> list[dict[str, Any]]:
+        """The field errors as given (no `code` added): the API's body stays as it was."""
+        return [dict(e) for e in self.errors]
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"

@@ -1,5 +1,6 @@
 """The evidence pack of an arrears ladder's disconnections, for auditors and supervisors
-(and the regulator, through them): JSON here, a printable page at /web/evidence/{id}."""
+(and the regulator, through them): JSON here, a printable page at /web/evidence/{id}; both
+call services/evidence.py."""
 
 from __future__ import annotations
 
@@ -9,21 +10,12 @@ from fastapi import APIRouter, Depends
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import State, require
-from api.errors import ERROR_RESPONSES, ApiError
-from services.evidence import EvidenceNotFound, evidence_pack
+from api.errors import ERROR_RESPONSES
+from services import evidence
 from store.credentials import Principal
 
 router = APIRouter(prefix="/v1/disconnections", tags=["protections"], responses=ERROR_RESPONSES)
-READERS = ("auditor", "supervisor")
-
-
-def load(app: Any, workflow_id: str) -> dict[str, Any]:
-    """The pack (store reads in the caller's thread); 404 for an unknown / non-arrears id."""
-    try:
-        with app.sessions() as s:
-            return evidence_pack(s, workflow_id)
-    except EvidenceNotFound as err:
-        raise ApiError(404, "Not found", f"no arrears ladder {workflow_id}") from err
+READERS = evidence.READERS
 
 
 @router.get(
@@ -34,4 +26,4 @@ async def get_evidence(
     workflow_id: str, app: State, _: Annotated[Principal, Depends(require(*READERS))]
 ) -> dict[str, Any]:
     """Built from the audit log and the outbox only; read-only."""
-    return await run_in_threadpool(load, app, workflow_id)
+    return await run_in_threadpool(evidence.load, app.sessions, workflow_id)

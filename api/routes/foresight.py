@@ -6,7 +6,7 @@ import csv
 import io
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Path, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -17,6 +17,9 @@ from services.scenario import ScenarioProblem, parse
 from store.credentials import Principal
 
 router = APIRouter(prefix="/v1/policies", tags=["foresight"], responses=ERROR_RESPONSES)
+
+# a stage id is a store integer: anything past the column's range is a 422, never a 500
+StageId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The stage's id.")]
 READERS = ("policy_owner", "auditor", "supervisor")
 
 
@@ -159,7 +162,7 @@ async def stage(
 
 @router.get("/stages/{stage_id}", summary="A stage and the KPIs of its two groups.")
 def stage_kpis(
-    stage_id: int, db: Db, _: Annotated[Principal, Depends(require(*READERS))]
+    stage_id: StageId, db: Db, _: Annotated[Principal, Depends(require(*READERS))]
 ) -> dict[str, Any]:
     """Customers, tasks per customer, completion, on-time share and call-back reach of the
     staged customers and of the rest, since the stage started."""
@@ -168,7 +171,7 @@ def stage_kpis(
 
 @router.post("/stages/{stage_id}/widen", summary="Raise a share stage's share.")
 async def widen(
-    stage_id: int, body: WidenIn, request: Request, db: Db,
+    stage_id: StageId, body: WidenIn, request: Request, db: Db,
     principal: Annotated[Principal, Depends(require(*OWNER))],
 ) -> dict[str, Any]:  # fmt: skip
     """Earlier members stay pinned (the hash is stable); new members are pinned as at start."""
@@ -179,7 +182,7 @@ async def widen(
 
 @router.post("/stages/{stage_id}/rollback", summary="Unpin the stage's customers.")
 async def rollback_stage(
-    stage_id: int, request: Request, db: Db,
+    stage_id: StageId, request: Request, db: Db,
     principal: Annotated[Principal, Depends(require(*OWNER))],
 ) -> dict[str, Any]:  # fmt: skip
     """Re-segments the pinned customers under the active version (transitions queued) and

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from api.deps import Db, State, require
-from api.errors import ERROR_RESPONSES, ApiError, domain_problem
+from api.errors import ERROR_RESPONSES, ApiError, from_domain
 from api.schemas import TaskCompleteIn, TaskCompleteOut, TaskOut, task_out
 from services import tasks as task_service
 from services.tasks import OVERSEERS, WORKERS, TaskError
@@ -20,7 +20,7 @@ __all__ = ["OVERSEERS", "WORKERS", "router", "task_out"]
 
 def problem(err: TaskError) -> ApiError:
     """A service refusal as problem+json."""
-    return domain_problem(err.code, err.message, err.errors)
+    return from_domain(err)
 
 
 @router.get("", response_model=list[TaskOut], summary="My tasks and my role queues, overdue first.")

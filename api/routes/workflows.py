@@ -1,9 +1,9 @@
-"""Workflows: state and the auditor's readable history."""
+"""Workflows: state and the auditor's readable history (HTTP shape of services/workflows.py),
+signals, cancel and starts by business key."""
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
 from functools import partial
 from typing import Annotated, Any
 
@@ -11,27 +11,19 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
-from temporalio.client import WorkflowExecutionStatus, WorkflowQueryFailedError
 from temporalio.service import RPCError
 
 from activities import workflow_starts
-from api import timeline
 from api.deps import Db, State, audit_and_commit, require
 from api.errors import ERROR_RESPONSES, ApiError
-from api.schemas import WorkflowHistory
-from services import access
+from services import workflows
+from services.timeline import WorkflowHistory
 from store.credentials import Principal
 from store.models import Customer
-from workflows.payloads import CancelRequest
 
 router = APIRouter(prefix="/v1/workflows", tags=["workflows"], responses=ERROR_RESPONSES)
-READERS = ("crm", "auditor", "supervisor")
-HOLDERS = ("agent", "inspector")  # object-level: workflows they have a task in
-
-
-async def _readable(db: Session, principal: Principal, workflow_id: str) -> None:
-    if not await run_in_threadpool(access.may_read_workflow, db, principal, workflow_id):
-        raise ApiError(404, "Not found", f"no workflow {workflow_id}")
+READERS = workflows.READERS
+HOLDERS = workflows.HOLDERS
 
 
 @router.get("/{workflow_id}", summary="A workflow's status and current state.")
@@ -43,30 +35,7 @@ async def get_workflow(
 ) -> dict[str, Any]:
     """Temporal's description plus the workflow's `state` query while it runs. Agents and
     inspectors read only workflows they have a task in (others: 404)."""
-    await _readable(db, principal, workflow_id)
-    handle = app.temporal.get_workflow_handle(workflow_id)
-    try:
-        desc = await handle.describe()
-    except RPCError as err:
-        raise ApiError(404, "Not found", f"no workflow {workflow_id}") from err
-    state: Any = None
-    note = None
-    if desc.status is not None and desc.status.name == "RUNNING":
-        try:
-            state = await handle.query("state", rpc_timeout=timedelta(seconds=5))
-        except (RPCError, WorkflowQueryFailedError) as err:
-            # no worker polling right now, or a workflow without a `state` query
-            note = f"state unavailable: {err}"
-    return {
-        "workflow_id": workflow_id,
-        "run_id": desc.run_id,
-        "type": desc.workflow_type,
-        "status": desc.status.name if desc.status else None,
-        "started_at": desc.start_time,
-        "closed_at": desc.close_time,
-        "state": state,
-        "state_note": note,
-    }
+    return await workflows.describe(app.temporal, db, principal, workflow_id)
 
 
 @router.get(
@@ -82,26 +51,13 @@ async def history(
 ) -> WorkflowHistory:
     """Built from the Temporal history of every run and the store's audit log. Agents and
     inspectors read only workflows they have a task in (others: 404)."""
-    await _readable(db, principal, workflow_id)
-    result = await timeline.build(app.temporal, db, workflow_id)  # store reads off the loop
-    if result.runs == 0:
-        raise ApiError(404, "Not found", f"no workflow {workflow_id}")
-    return result
+    return await workflows.history(app.temporal, db, principal, workflow_id)
 
 
 def _known_customer(db: Session, customer_id: str) -> bool:
     known = db.get(Customer, customer_id) is not None
     db.commit()  # no store transaction stays open while Temporal is called
     return known
-
-
-STATUSES = {s.name.lower(): s.name for s in WorkflowExecutionStatus}
-
-
-def _quote(value: str) -> str:
-    if "'" in value or "\\" in value:
-        raise ApiError(422, "Invalid request", errors=[{"path": "query", "message": "bad value"}])
-    return f"'{value}'"
 
 
 @router.get("", summary="Workflows by customer, kind and status (Temporal visibility).")
@@ -114,34 +70,7 @@ async def list_workflows(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:
     """Newest first."""
-    clauses = []
-    if customer_id:
-        clauses.append(f"CustomerId = {_quote(customer_id)}")
-    if kind:
-        clauses.append(f"ProcessKind = {_quote(kind)}")
-    if status:
-        if status.lower() not in STATUSES:
-            raise ApiError(
-                422,
-                "Invalid request",
-                errors=[{"path": "query.status", "message": f"one of {sorted(STATUSES)}"}],
-            )
-        clauses.append(f"ExecutionStatus = '{STATUSES[status.lower()].title().replace('_', '')}'")
-    out: list[dict[str, Any]] = []
-    async for wf in app.temporal.list_workflows(" AND ".join(clauses) or None, limit=limit):
-        out.append(
-            {
-                "workflow_id": wf.id,
-                "run_id": wf.run_id,
-                "type": wf.workflow_type,
-                "status": wf.status.name if wf.status else None,
-                "started_at": wf.start_time,
-                "closed_at": wf.close_time,
-            }
-        )
-        if len(out) >= limit:
-            break
-    return out
+    return await workflows.list_workflows(app.temporal, customer_id, kind, status, limit)
 
 
 class SignalIn(BaseModel):
@@ -250,22 +179,8 @@ async def cancel(
     principal: Annotated[Principal, Depends(require("supervisor"))],
 ) -> dict[str, Any]:
     """The workflow ends at its next safe point, cancels its tasks and records the reason."""
-    try:
-        await app.temporal.get_workflow_handle(workflow_id).signal(
-            "cancel", CancelRequest(body.reason, principal.name)
-        )
-    except RPCError as err:
-        raise ApiError(404, "Not found", f"no running workflow {workflow_id}") from err
-    await run_in_threadpool(
-        partial(
-            audit_and_commit,
-            db,
-            actor=principal.name,
-            action="workflow.cancel_requested",
-            target=f"workflow:{workflow_id}",
-            request_id=request.state.request_id,
-            detail={"reason": body.reason},
-        )
+    await workflows.cancel(
+        app.temporal, db, principal.name, workflow_id, body.reason, request.state.request_id
     )
     return {"workflow_id": workflow_id, "cancel_requested": True}
 

@@ -2,7 +2,7 @@
 
 Guards raise `SignInRequired` / `PageForbidden`, answered by handlers `api.web.install`
 registers (a redirect to the sign-in page, a 403 page). Business rules are not here: pages
-call the API's own route functions, so visibility, validation and audit stay in one place.
+call the services the API routes call, so visibility, validation and audit stay in one place.
 """
 
 from __future__ import annotations

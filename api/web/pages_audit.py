@@ -1,7 +1,7 @@
 """The auditor's pages: find a customer (segments, explanation, policy version, workflows,
 tasks, audit entries), a workflow's timeline, the chain's verification, JSONL export.
 
-Read-only; each page calls the API's route function for the same data.
+Read-only; each page calls the same services as the API (services/audit.py, workflows.py).
 """
 
 from __future__ import annotations
@@ -9,21 +9,20 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
+from fastapi.responses import StreamingResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import state
-from api.errors import ApiError, from_domain
-from api.routes import audit as audit_api
-from api.routes import workflows as workflow_api
+from api.errors import from_domain
 from api.schemas import task_out
 from api.web.common import problem_text, redirect, render, user
-from services import access, customers
+from services import access, audit, customers, workflows
 from services.errors import DomainError, NotFound
 from store.models import Task
 
 router = APIRouter()
-READERS = audit_api.READERS
+READERS = audit.READERS
 
 
 def _filters(customer_id: str | None = None) -> dict[str, Any]:
@@ -33,22 +32,25 @@ def _filters(customer_id: str | None = None) -> dict[str, Any]:
 @router.get("/audit")
 def audit_home(request: Request, customer_id: str = "") -> Response:
     """Customer search, chain verification, the latest entries, export."""
-    sess, p = user(request, *READERS)
+    sess, _ = user(request, *READERS)
     if customer_id.strip():
         return redirect(request, sess, f"/web/audit/customers/{customer_id.strip()}")
     with state(request).sessions() as db:
-        verification = audit_api.verify(db=db, app=state(request), _=p)
-        recent = audit_api.search(db=db, f=_filters(), _=p, limit=25, before_seq=None)
+        verification = audit.verify(db, state(request).settings.audit_key_path)
+        recent = audit.search(db, _filters(), limit=25)
     return render(request, sess, "audit.html", verification=verification, recent=recent)
 
 
 @router.get("/audit/export")
 def export(request: Request, customer_id: str | None = None) -> Response:
     """The API's JSONL export, reachable with the session cookie."""
-    _, p = user(request, *READERS)
-    response = audit_api.export(app=state(request), f=_filters(customer_id or None), _=p)
-    response.headers["Content-Disposition"] = 'attachment; filename="segflow-audit.jsonl"'
-    return response
+    user(request, *READERS)
+    lines = audit.export_lines(state(request).sessions, _filters(customer_id or None))
+    return StreamingResponse(
+        lines,
+        media_type="application/x-ndjson",
+        headers={"Content-Disposition": 'attachment; filename="segflow-audit.jsonl"'},
+    )
 
 
 @router.get("/audit/customers/{customer_id}")
@@ -61,9 +63,7 @@ async def customer(request: Request, customer_id: str) -> Response:
             if not access.may_read_customer(db, p, customer_id):
                 raise NotFound("Not found", f"no customer {customer_id}")
             found = customers.get(db, customer_id)
-            entries = audit_api.search(
-                db=db, f=_filters(customer_id), _=p, limit=100, before_seq=None
-            )
+            entries = audit.search(db, _filters(customer_id), limit=100)
             q = select(Task).where(Task.customer_id == customer_id)
             tasks = [task_out(t) for t in db.scalars(q.order_by(Task.created_at.desc()))]
             return found, entries, tasks
@@ -74,12 +74,8 @@ async def customer(request: Request, customer_id: str) -> Response:
     except DomainError as derr:
         err = from_domain(derr)
         return render(request, sess, "message.html", err.status, message=problem_text(err))
-    except ApiError as err:
-        return render(request, sess, "message.html", err.status, message=problem_text(err))
     try:
-        flows = await workflow_api.list_workflows(
-            app=state(request), _=p, customer_id=customer_id, kind=None, status=None, limit=100
-        )
+        flows = await workflows.list_workflows(state(request).temporal, customer_id, limit=100)
         flows_error = None
     except Exception as err:  # Temporal away: the rest of the page is still useful
         flows, flows_error = [], str(err)
@@ -107,9 +103,8 @@ async def timeline(request: Request, workflow_id: str) -> Response:
     sess, p = user(request, *READERS)
     try:
         with state(request).sessions() as db:
-            history = await workflow_api.history(
-                workflow_id=workflow_id, app=state(request), db=db, principal=p
-            )
-    except ApiError as err:
+            history = await workflows.history(state(request).temporal, db, p, workflow_id)
+    except DomainError as derr:
+        err = from_domain(derr)
         return render(request, sess, "message.html", err.status, message=problem_text(err))
     return render(request, sess, "timeline.html", history=history)

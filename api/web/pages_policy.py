@@ -1,5 +1,5 @@
 """The policy owner's pages: versions, upload (errors with file:line), impact, activate,
-roll back. Each action calls the API's route function (validation, storage and audit there)."""
+roll back. Each action calls the service the API calls (validation, storage and audit there)."""
 
 from __future__ import annotations
 

@@ -1,47 +1,25 @@
 """The supervisor's page: approvals, overdue tasks (reassign), SLA breaches, cancel a process.
 
-Reassign and cancel call the API's route functions, so the checks, the Temporal signal and
-the audit entries are exactly the API's.
+Reassign and cancel call the same services as the API (services/tasks.py, workflows.py), so
+the checks, the Temporal signal and the audit entries are exactly the API's.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, Response
-from pydantic import ValidationError
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import state
-from api.errors import ApiError, domain_problem
-from api.routes import workflows as workflow_api
-from api.routes.audit import entry_json
+from api.errors import domain_problem, from_domain
 from api.web.common import checked_fields, open_tasks, problem_text, redirect, render, user
+from services import audit, workflows
 from services import tasks as task_service
+from services.errors import DomainError
 from services.tasks import WORKERS, TaskError
 from store.credentials import ROLES
-from store.models import AuditEntry
 
 router = APIRouter()
-BREACH_ACTIONS = ("task.escalated",)  # plus any action naming an SLA breach
-
-
-def _breaches(db: Session, limit: int = 50) -> list[dict[str, Any]]:
-    q = (
-        select(AuditEntry)
-        .where(
-            or_(
-                AuditEntry.action.in_(BREACH_ACTIONS),
-                AuditEntry.action.contains("sla_breach"),
-                AuditEntry.action.contains("escalat"),
-            )
-        )
-        .order_by(AuditEntry.seq.desc())
-        .limit(limit)
-    )
-    return [entry_json(e) for e in db.scalars(q)]
+CANCEL_REASON = (3, 500)  # characters, as the API's CancelIn
 
 
 @router.get("/supervisor")
@@ -50,7 +28,7 @@ def supervisor(request: Request) -> Response:
     sess, p = user(request, "supervisor")
     with state(request).sessions() as db:
         found = open_tasks(db, p, 500)
-        breaches = _breaches(db)
+        breaches = audit.breaches(db)
     approvals = [t for t in found if t.queue == "supervisor" or t.assignee == p.name]
     overdue = [t for t in found if t.overdue]
     people = sorted({q.name for q in state(request).credentials.principals()})
@@ -101,20 +79,21 @@ async def cancel(request: Request) -> Response:
     """Cancel a process with a reason (the API's cancel: a signal plus an audit entry)."""
     sess, p = user(request, "supervisor")
     form = await checked_fields(request, sess)
+    reason = form.get("reason", "").strip()
+    if not CANCEL_REASON[0] <= len(reason) <= CANCEL_REASON[1]:
+        sess.flash("Reason: at least 3 characters.")
+        return redirect(request, sess, "/web/supervisor")
     try:
-        body = workflow_api.CancelIn(reason=form.get("reason", "").strip())
         with state(request).sessions() as db:
-            await workflow_api.cancel(
-                workflow_id=form.get("workflow_id", "").strip(),
-                body=body,
-                request=request,
-                app=state(request),
-                db=db,
-                principal=p,
+            await workflows.cancel(
+                state(request).temporal,
+                db,
+                p.name,
+                form.get("workflow_id", "").strip(),
+                reason,
+                request.state.request_id,
             )
         sess.flash("Cancellation requested.")
-    except ValidationError:
-        sess.flash("Reason: at least 3 characters.")
-    except ApiError as err:
-        sess.flash(problem_text(err))
+    except DomainError as err:
+        sess.flash(problem_text(from_domain(err)))
     return redirect(request, sess, "/web/supervisor")

@@ -1,21 +1,42 @@
-"""A workflow's readable timeline: Temporal history of every run merged with the audit log."""
+"""A workflow's readable timeline: Temporal history of every run merged with the audit log
+(the response models live here too; api/schemas.py re-exports them)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import BaseModel, Field
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
-from starlette.concurrency import run_in_threadpool
 from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client
 from temporalio.converter import decode_search_attributes
 
-from api.schemas import HistoryEntry, WorkflowHistory
 from store.models import AuditEntry, Task
 from workflows.payloads import SA_STAGE
+
+
+class HistoryEntry(BaseModel):
+    """One line of a workflow's readable timeline."""
+
+    at: datetime
+    source: str = Field(description="temporal (workflow history) or audit (audit log).")
+    event: str
+    who: str | None = None
+    detail: dict[str, Any] = Field(default_factory=dict)
+    policy_version: str | None = None
+
+
+class WorkflowHistory(BaseModel):
+    """A workflow's timeline across all its runs."""
+
+    workflow_id: str
+    runs: int
+    entries: list[HistoryEntry]
+
 
 _SKIP = {
     "workflow_task_scheduled_event_attributes",
@@ -117,7 +138,7 @@ async def build(client: Client, session: Session, workflow_id: str) -> WorkflowH
     for run_id in reversed(run_ids):
         history = await client.get_workflow_handle(workflow_id, run_id=run_id).fetch_history()
         entries += [e for e in (_describe(client, ev) for ev in history.events) if e]
-    for row in await run_in_threadpool(_audit_rows, session, workflow_id):
+    for row in await asyncio.to_thread(_audit_rows, session, workflow_id):
         at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)
         entries.append(
             HistoryEntry(
