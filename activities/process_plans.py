@@ -15,6 +15,9 @@ import rules
 from rules.arrears_params import TaskBlock
 from workflows.arrears_payloads import TaskBlock as PlanTask
 from workflows.process_plans import (
+    CallbackPlan,
+    CallbackTerms,
+    CallTask,
     ClosurePlan,
     ClosureTerms,
     Deadlines,
@@ -71,6 +74,30 @@ def closure_plan(
     return ClosurePlan(True, bundle.version, terms)
 
 
+def callback_plan(
+    bundle: rules.Bundle, overrides: dict[str, Any], facts: dict[str, Any]
+) -> CallbackPlan:
+    """The call-back's plan for one customer (the strategy's `every` is its period)."""
+    if bundle.callback is None:
+        return CallbackPlan(False, bundle.version, reason="no callback parameters in the policy")
+    c = bundle.callback.with_overrides(overrides)
+    terms = CallbackTerms(
+        period_seconds=c.period_seconds,
+        jitter_seconds=c.jitter_seconds,
+        first_cycle_spread_seconds=c.first_cycle_spread_seconds,
+        task=CallTask(c.call.task, c.call.assignee_role, c.call.due_seconds),
+        retry_after_seconds=c.retry_after_seconds,
+        max_tries=c.max_tries,
+        after_max_tries=_task(c.visit),
+        escalation=Escalation(c.escalation_to, c.escalation_after_seconds),
+    )
+    return CallbackPlan(True, bundle.version, terms)
+
+
 PlanBuilder = Callable[[rules.Bundle, dict[str, Any], dict[str, Any]], TypedPlan]
 # processes whose workflows read a typed plan (the others still get the parameter dict)
-TYPED: dict[str, PlanBuilder] = {"hazard": hazard_plan, "closure": closure_plan}
+TYPED: dict[str, PlanBuilder] = {
+    "callback": callback_plan,
+    "hazard": hazard_plan,
+    "closure": closure_plan,
+}

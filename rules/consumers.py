@@ -63,7 +63,7 @@ CONSUMERS: dict[str, Consumer] = {
         via="key_account_visit",
     ),
     "callback_every": Consumer(
-        "workflows/callback.py", "every_seconds", "phone call-back period", via="callback"
+        "rules/process_params.py", "every", "phone call-back period", via="callback"
     ),
     "annual_key_account_meeting": Consumer(
         "workflows/scheduled.py",

@@ -1,4 +1,4 @@
-"""Typed parameters of the event-driven processes (hazard, closure), built when the bundle loads.
+"""Typed parameters of the processes (call-back, hazard, closure), built when the bundle loads.
 
 Like the arrears ladder (`rules.arrears_params`): the workflows used to read
 `processes.yaml` as a dict, with durations found by guessing from key names (`due` ->
@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rules.arrears_params import TaskBlock, _Reader, _secs
+from rules.durations import is_duration
 from rules.errors import PolicyIssue
 from rules.yamlpos import Document
 
@@ -60,6 +61,38 @@ class ClosureParams:
         return replace(self, inspection_required=required)
 
 
+@dataclass(frozen=True)
+class CallbackParams:
+    """Everything the call-back workflow reads from the policy."""
+
+    period_seconds: float
+    jitter_seconds: float
+    first_cycle_spread_seconds: float  # the period when the policy names none
+    call: TaskBlock
+    retry_after_seconds: float
+    max_tries: int
+    visit: TaskBlock  # after max_tries unreachable calls
+    escalation_after_seconds: float
+    escalation_to: str
+
+    def with_overrides(self, overrides: dict[str, Any]) -> CallbackParams:
+        """Per-customer durations of the same name (the strategy's `every`, callback_every,
+        replaces the period); values that are no positive duration are ignored."""
+        secs = {k: _secs(v) for k, v in overrides.items() if is_duration(v) and _secs(v) > 0}
+        period = secs.get("every", secs.get("period", self.period_seconds))
+        tries = overrides.get("max_tries")
+        return replace(
+            self,
+            period_seconds=period,
+            jitter_seconds=secs.get("jitter", self.jitter_seconds),
+            first_cycle_spread_seconds=secs.get(
+                "first_cycle_spread", self.first_cycle_spread_seconds
+            ),
+            retry_after_seconds=secs.get("retry_after", self.retry_after_seconds),
+            max_tries=tries if type(tries) is int and tries >= 1 else self.max_tries,
+        )
+
+
 def _switch(overrides: dict[str, Any], key: str, default: bool) -> bool:
     # strategy parameters linked to these keys are booleans; a value of another type (a
     # store row written under an older bundle) is ignored, never guessed
@@ -72,7 +105,7 @@ class _Checks(_Reader):
 
     def positive(self, block: dict[str, Any], path: tuple[str | int, ...], key: str) -> float:
         seconds = _secs(block.get(key))
-        if key in block and seconds <= 0:
+        if is_duration(block.get(key)) and seconds <= 0:  # a malformed one: the schema says
             self.fail((*path, key), f"{key} must be longer than zero (got {block[key]!r})")
         return seconds
 
@@ -84,11 +117,11 @@ class _Checks(_Reader):
         if block is None:  # worded as the schema words a missing key
             self.fail(path[:-1], f"missing required key {path[-1]!r}")
             return TaskBlock("", "")
+        if isinstance(block, dict) and "kind" in block:  # `kind` names the task too
+            block = {**block, "task": block["kind"]}
         t = self.task(block, path)
         if isinstance(block, dict):
             self.positive(block, path, "due")
-            kind = block.get("kind") or block.get("task")
-            t = TaskBlock(str(kind), t.assignee_role, t.due_seconds)
         return t
 
 
@@ -144,5 +177,30 @@ def build_closure(doc: Document, issues: list[PolicyIssue]) -> ClosureParams | N
         theft_case=r.task_of(c.get("theft_case"), ("closure", "theft_case")),
         final_reading=r.task_of(c.get("final_reading"), ("closure", "final_reading")),
         settlement=r.task_of(c.get("settlement"), ("closure", "settlement")),
+    )
+    return params if r.ok else None
+
+
+def build_callback(doc: Document, issues: list[PolicyIssue]) -> CallbackParams | None:
+    """The typed call-back parameters of a schema-valid processes.yaml; None (with issues)."""
+    c = _section(doc, "callback")
+    if c is None:
+        return None
+    r = _Checks(doc, issues)
+    where = ("callback",)
+    period = r.positive(c, where, "period")
+    escalation: dict[str, Any] = c["escalation"] if isinstance(c.get("escalation"), dict) else {}
+    params = CallbackParams(
+        period_seconds=period,
+        jitter_seconds=_secs(c.get("jitter")),
+        first_cycle_spread_seconds=_secs(c["first_cycle_spread"])
+        if "first_cycle_spread" in c
+        else period,
+        call=r.task_of(c.get("task"), ("callback", "task")),
+        retry_after_seconds=r.positive(c, where, "retry_after"),
+        max_tries=int(c.get("max_tries") or 1),
+        visit=r.task_of(c.get("after_max_tries"), ("callback", "after_max_tries")),
+        escalation_after_seconds=r.positive(escalation, ("callback", "escalation"), "after"),
+        escalation_to=str(escalation.get("to_role", "supervisor")),
     )
     return params if r.ok else None

@@ -1,4 +1,4 @@
-"""Typed plans of the event-driven processes (the arrears ladder has its own module).
+"""Typed plans of the processes (the arrears ladder has its own module).
 
 Each mirrors a `rules.process_params` dataclass (built when the bundle loads) with the
 customer's strategy switches applied; the workflow reads attributes, never a policy dict, so
@@ -34,9 +34,59 @@ class Deadlines:
 
 @dataclass
 class Escalation:
-    """Where an overdue task goes."""
+    """Where an overdue task goes (and, where the process times it, after how long)."""
 
     to_role: str = "supervisor"
+    after_seconds: float = 0.0
+
+
+@dataclass
+class CallTask:
+    """A task block named by `kind` (the call-back's call), due time in seconds."""
+
+    kind: str = "callback_call"
+    assignee_role: str = "agent"
+    due_seconds: float = 0.0
+
+    def block(self) -> dict[str, Any]:
+        """The task block shape `ProcessBase._spec` reads."""
+        return {"kind": self.kind, "assignee_role": self.assignee_role,
+                "due_seconds": self.due_seconds}  # fmt: skip
+
+
+@dataclass
+class CallbackTerms:
+    """The call-back's parameters (see `rules.process_params.CallbackParams`)."""
+
+    period_seconds: float = 0.0
+    every_seconds: float = 0.0  # plans recorded before typing: the strategy's period
+    jitter_seconds: float = 0.0
+    first_cycle_spread_seconds: float | None = None  # None: the period
+    task: CallTask = field(default_factory=CallTask)
+    retry_after_seconds: float = 0.0
+    max_tries: int = 1
+    after_max_tries: TaskBlock = field(default_factory=lambda: TaskBlock("onsite_visit", "agent"))
+    escalation: Escalation | None = None
+
+    def period(self) -> float:
+        """The cycle period (the strategy's `every` is folded into it by the plan's builder)."""
+        return self.every_seconds or self.period_seconds
+
+    def spread(self) -> float:
+        """The window the first cycle's wait is spread over."""
+        if self.first_cycle_spread_seconds is None:
+            return self.period_seconds
+        return self.first_cycle_spread_seconds
+
+
+@dataclass
+class CallbackPlan:
+    """`load_plan`'s (and `callback_finish`'s) answer for the call-back."""
+
+    active: bool
+    policy_version: str
+    params: CallbackTerms = field(default_factory=CallbackTerms)
+    reason: str = ""
 
 
 @dataclass
@@ -91,4 +141,4 @@ class ClosurePlan:
 
 
 # what `load_plan` answers for a process with a typed plan
-TypedPlan = HazardPlan | ClosurePlan
+TypedPlan = HazardPlan | ClosurePlan | CallbackPlan

@@ -389,6 +389,24 @@ CASES = [
         ],
     ),
     (
+        "callback_zero_retry_after",
+        "processes.yaml",
+        "  retry_after: P3D\n",
+        "  retry_after: PT0S\n",
+        [
+            "processes.yaml:22:16: callback.retry_after: retry_after must be longer than zero (got 'PT0S')",
+        ],
+    ),
+    (
+        "callback_zero_escalation",
+        "processes.yaml",
+        "    after: PT48H\n    to_role: supervisor\n\nkey_account_visit",
+        "    after: P0D\n    to_role: supervisor\n\nkey_account_visit",
+        [
+            "processes.yaml:29:12: callback.escalation.after: after must be longer than zero (got 'P0D')",
+        ],
+    ),
+    (
         "missing_required",
         "points.yaml",
         "  survey: 50\n",

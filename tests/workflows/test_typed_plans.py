@@ -1,4 +1,4 @@
-"""Typed process plans (workflows/process_plans.py): what `load_plan` hands hazard and closure.
+"""Typed process plans (workflows/process_plans.py): what `load_plan` hands the processes.
 
 The typed plan is built from the bundle's typed parameters; its wire format must stay the
 one of the parameter dict it replaced, so plans recorded in older histories still decode.
@@ -13,11 +13,12 @@ from temporalio.converter import DataConverter
 
 import rules
 from activities.inbox import with_seconds
-from activities.process_plans import closure_plan, hazard_plan
+from activities.process_plans import callback_plan, closure_plan, hazard_plan
 from workflows.payloads import ProcessPlan
-from workflows.process_plans import ClosurePlan, HazardPlan
+from workflows.process_plans import CallbackPlan, ClosurePlan, HazardPlan
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
+DAY = 86400.0
 FACTS = {"category": "important", "backup_power_compliant": False}
 
 
@@ -73,3 +74,32 @@ def test_a_closure_plan_recorded_as_a_dict_decodes_into_the_typed_plan() -> None
     params = {**bundle.processes["closure"], "inspection_required": True, "customer": FACTS}
     old = ProcessPlan(True, bundle.version, with_seconds(params))
     assert _decode(old, ClosurePlan) == closure_plan(bundle, {"inspection_required": True}, {})
+
+
+def test_callback_plan_is_typed_and_the_strategy_sets_the_period() -> None:
+    bundle = rules.load_bundle(POLICIES)
+    p = callback_plan(bundle, {}, FACTS).params
+    assert (p.period(), p.spread(), p.max_tries) == (91 * DAY, 91 * DAY, 3)
+    assert p.task.block() == {"kind": "callback_call", "assignee_role": "agent",
+                              "due_seconds": 5 * DAY}  # fmt: skip
+    assert p.escalation is not None and p.escalation.after_seconds == 48 * 3600.0
+    monthly = callback_plan(bundle, {"every": "P1M", "jitter": "free text"}, {}).params
+    assert (monthly.period(), monthly.spread(), monthly.jitter_seconds) == (
+        30 * DAY,
+        91 * DAY,
+        7 * DAY,  # not a duration: the policy's jitter stays
+    )
+
+
+def test_a_callback_plan_recorded_as_a_dict_decodes_to_the_same_waits() -> None:
+    bundle = rules.load_bundle(POLICIES)
+    params = {**bundle.processes["callback"], "every": "P1M", "customer": FACTS}
+    old = _decode(ProcessPlan(True, bundle.version, with_seconds(params)), CallbackPlan)
+    new = callback_plan(bundle, {"every": "P1M"}, FACTS)
+    # the recorded plan kept the strategy's period beside the policy's; both give one period
+    assert (old.params.period(), old.params.spread()) == (new.params.period(), new.params.spread())
+    assert (old.params.task, old.params.after_max_tries, old.params.escalation) == (
+        new.params.task,
+        new.params.after_max_tries,
+        new.params.escalation,
+    )
