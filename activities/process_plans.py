@@ -24,6 +24,8 @@ from workflows.process_plans import (
     Escalation,
     HazardPlan,
     HazardTerms,
+    ServiceRequestPlan,
+    ServiceRequestTerms,
     TypedPlan,
 )
 
@@ -94,10 +96,29 @@ def callback_plan(
     return CallbackPlan(True, bundle.version, terms)
 
 
+def service_request_plan(
+    bundle: rules.Bundle, overrides: dict[str, Any], facts: dict[str, Any]
+) -> ServiceRequestPlan:
+    """The service request's plan for one customer (the strategy's SLA wins)."""
+    if bundle.service_request is None:
+        reason = "no service_request parameters in the policy"
+        return ServiceRequestPlan(False, bundle.version, reason=reason)
+    c = bundle.service_request.with_overrides(overrides)
+    terms = ServiceRequestTerms(
+        response_sla_hours=c.response_sla_hours,
+        warn_at=c.warn_at,
+        task=CallTask(c.task.task, c.task.assignee_role, c.task.due_seconds),
+        escalation=Escalation(c.escalation_to),
+        customer=facts,
+    )
+    return ServiceRequestPlan(True, bundle.version, terms)
+
+
 PlanBuilder = Callable[[rules.Bundle, dict[str, Any], dict[str, Any]], TypedPlan]
 # processes whose workflows read a typed plan (the others still get the parameter dict)
 TYPED: dict[str, PlanBuilder] = {
     "callback": callback_plan,
     "hazard": hazard_plan,
     "closure": closure_plan,
+    "service_request": service_request_plan,
 }

@@ -140,5 +140,26 @@ class ClosurePlan:
     reason: str = ""
 
 
+@dataclass
+class ServiceRequestTerms:
+    """The service request's parameters (see `rules.process_params.ServiceRequestParams`)."""
+
+    response_sla_hours: int = 72
+    warn_at: float = 0.75
+    task: CallTask = field(default_factory=lambda: CallTask("service_request", "agent"))
+    escalation: Escalation = field(default_factory=Escalation)
+    customer: dict[str, Any] = field(default_factory=dict)  # facts the process branches on
+
+
+@dataclass
+class ServiceRequestPlan:
+    """`load_plan`'s answer for the service request."""
+
+    active: bool
+    policy_version: str
+    params: ServiceRequestTerms = field(default_factory=ServiceRequestTerms)
+    reason: str = ""
+
+
 # what `load_plan` answers for a process with a typed plan
-TypedPlan = HazardPlan | ClosurePlan | CallbackPlan
+TypedPlan = HazardPlan | ClosurePlan | CallbackPlan | ServiceRequestPlan

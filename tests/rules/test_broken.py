@@ -407,6 +407,15 @@ CASES = [
         ],
     ),
     (
+        "service_request_without_escalation",
+        "processes.yaml",
+        "  escalation:\n    after: PT24H\n    to_role: supervisor\n",
+        "",
+        [
+            "processes.yaml:46:3: service_request: missing required key 'escalation'",
+        ],
+    ),
+    (
         "missing_required",
         "points.yaml",
         "  survey: 50\n",

@@ -13,9 +13,14 @@ from temporalio.converter import DataConverter
 
 import rules
 from activities.inbox import with_seconds
-from activities.process_plans import callback_plan, closure_plan, hazard_plan
+from activities.process_plans import (
+    callback_plan,
+    closure_plan,
+    hazard_plan,
+    service_request_plan,
+)
 from workflows.payloads import ProcessPlan
-from workflows.process_plans import CallbackPlan, ClosurePlan, HazardPlan
+from workflows.process_plans import CallbackPlan, ClosurePlan, HazardPlan, ServiceRequestPlan
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 DAY = 86400.0
@@ -103,3 +108,22 @@ def test_a_callback_plan_recorded_as_a_dict_decodes_to_the_same_waits() -> None:
         new.params.after_max_tries,
         new.params.escalation,
     )
+
+
+def test_service_request_plan_takes_the_strategy_sla_as_whole_hours() -> None:
+    bundle = rules.load_bundle(POLICIES)
+    p = service_request_plan(bundle, {}, FACTS).params
+    assert (p.response_sla_hours, p.warn_at, p.escalation.to_role) == (72, 0.75, "supervisor")
+    assert p.task.block()["kind"] == "service_request"
+    assert (
+        service_request_plan(bundle, {"response_sla_hours": 24}, {}).params.response_sla_hours == 24
+    )
+    assert (
+        service_request_plan(bundle, {"response_sla_hours": "24"}, {}).params.response_sla_hours
+        == 72
+    )
+    params = {**bundle.processes["service_request"], "response_sla_hours": 24, "customer": FACTS}
+    old = ProcessPlan(True, bundle.version, with_seconds(params))
+    decoded = _decode(old, ServiceRequestPlan)
+    decoded.params.escalation.after_seconds = 0.0  # recorded, never read (breach escalates)
+    assert decoded == service_request_plan(bundle, {"response_sla_hours": 24}, FACTS)
