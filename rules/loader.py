@@ -35,6 +35,7 @@ from rules.process_params import (
     build_closure,
     build_hazard,
     build_service_request,
+    build_visit,
 )
 from rules.yamlpos import MAX_FILE_BYTES, Document, decode, load_document
 
@@ -134,6 +135,7 @@ def _build(texts: dict[str, str], docs: dict[str, Document], issues: list[Policy
     closure = build_closure(docs["processes.yaml"], issues)
     callback = build_callback(docs["processes.yaml"], issues)
     service_request = build_service_request(docs["processes.yaml"], issues)
+    visit = build_visit(docs["processes.yaml"], issues)
     points = build_points(docs["points.yaml"], issues)
     normalised = json.dumps(
         {name: docs[name].data for name in FILES},
@@ -166,6 +168,7 @@ def _build(texts: dict[str, str], docs: dict[str, Document], issues: list[Policy
         closure=closure,
         callback=callback,
         service_request=service_request,
+        key_account_visit=visit,
     )
 
 

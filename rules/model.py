@@ -19,6 +19,7 @@ from rules.process_params import (
     ClosureParams,
     HazardParams,
     ServiceRequestParams,
+    VisitParams,
 )
 
 
@@ -145,6 +146,7 @@ class Bundle:
     closure: ClosureParams | None = None
     callback: CallbackParams | None = None
     service_request: ServiceRequestParams | None = None
+    key_account_visit: VisitParams | None = None
 
     @property
     def tag_names(self) -> tuple[str, ...]:

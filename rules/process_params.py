@@ -1,4 +1,4 @@
-"""Typed process parameters (call-back, service request, hazard, closure), built at load.
+"""Typed process parameters (call-back, visit, service request, hazard, closure), at load.
 
 Like the arrears ladder (`rules.arrears_params`): the workflows used to read
 `processes.yaml` as a dict, with durations found by guessing from key names (`due` ->
@@ -108,6 +108,24 @@ class ServiceRequestParams:
         if type(hours) is not int or hours < 1:
             return self
         return replace(self, response_sla_hours=hours)
+
+
+@dataclass(frozen=True)
+class VisitParams:
+    """Everything the key-account visit workflow reads from the policy."""
+
+    visit_every_seconds: float
+    jitter_seconds: float
+    task: TaskBlock
+    escalation_after_seconds: float
+    escalation_to: str  # "" when an overdue visit is not escalated
+
+    def with_overrides(self, overrides: dict[str, Any]) -> VisitParams:
+        """The strategy's `visit_every` (a duration) replaces the default period."""
+        every = overrides.get("visit_every")
+        if not is_duration(every) or _secs(every) <= 0:
+            return self
+        return replace(self, visit_every_seconds=_secs(every))
 
 
 def _switch(overrides: dict[str, Any], key: str, default: bool) -> bool:
@@ -239,6 +257,25 @@ def build_service_request(doc: Document, issues: list[PolicyIssue]) -> ServiceRe
         response_sla_hours=int(c.get("response_sla_hours") or 1),
         warn_at=float(warn) if isinstance(warn, int | float) else 0.75,
         task=r.task_of(c.get("task"), ("service_request", "task")),
+        escalation_to=str(escalation.get("to_role", "")),
+    )
+    return params if r.ok else None
+
+
+def build_visit(doc: Document, issues: list[PolicyIssue]) -> VisitParams | None:
+    """The typed key_account_visit parameters of a schema-valid processes.yaml; None (with
+    issues)."""
+    c = _section(doc, "key_account_visit")
+    if c is None:
+        return None
+    r = _Checks(doc, issues)
+    where = ("key_account_visit",)
+    escalation: dict[str, Any] = c["escalation"] if isinstance(c.get("escalation"), dict) else {}
+    params = VisitParams(
+        visit_every_seconds=r.positive(c, where, "visit_every"),
+        jitter_seconds=_secs(c.get("jitter")),
+        task=r.task_of(c.get("task"), (*where, "task")),
+        escalation_after_seconds=r.positive(escalation, (*where, "escalation"), "after"),
         escalation_to=str(escalation.get("to_role", "")),
     )
     return params if r.ok else None

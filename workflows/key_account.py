@@ -33,7 +33,7 @@ with workflow.unsafe.imports_passed_through():
         ServiceRequestInput,
         VisitInput,
     )
-    from workflows.process_plans import ServiceRequestPlan
+    from workflows.process_plans import ServiceRequestPlan, VisitPlan
     from workflows.tasks import ACTIVITY_TIMEOUT
 
 HOUR = 3600.0  # unit conversion of response_sla_hours
@@ -67,20 +67,18 @@ class VisitWorkflow(ProcessBase):
             await self._sleep(inp.first_delay_seconds, self._gone)
         if self._gone() or self._cancel:
             return await self._left()
-        plan = await self._plan("key_account_visit")
-        every = plan.params.get("customer", {}).get("actions", {}).get("visit_every")
+        plan = await self._typed_plan("key_account_visit", VisitPlan)
+        every = plan.params.customer.get("actions", {}).get("visit_every")
         if not plan.active or not every:
             return await self._finish("left", reason=plan.reason or "strategy sets no visit_every")
         p = plan.params
         self._set_stage("visit")
-        escalation = p.get("escalation") or {}
-        spec = self._spec(f"c{inp.cycle}/visit", p["task"], {"cycle": inp.cycle})
+        escalation = p.escalation
+        spec = self._spec(f"c{inp.cycle}/visit", p.task.block(), {"cycle": inp.cycle})
         done = await self._task(
             spec,
             wake=self._gone,
-            escalate=(float(escalation["after_seconds"]), str(escalation["to_role"]))
-            if escalation
-            else None,
+            escalate=(escalation.after_seconds, escalation.to_role) if escalation else None,
         )
         if done is not None:
             result = done.result
@@ -89,8 +87,8 @@ class VisitWorkflow(ProcessBase):
         if self._gone() or self._cancel:
             return await self._left()
         self._set_stage("waiting_next_cycle")
-        jitter = float(p.get("jitter_seconds", 0.0))
-        period = float(p["visit_every_seconds"])
+        jitter = p.jitter_seconds
+        period = p.visit_every_seconds
         await self._sleep(period + workflow.random().uniform(-jitter, jitter) / 2, self._gone)
         if self._gone() or self._cancel:
             return await self._left()

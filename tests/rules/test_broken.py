@@ -416,6 +416,15 @@ CASES = [
         ],
     ),
     (
+        "visit_zero_period",
+        "processes.yaml",
+        "  visit_every: P1M\n",
+        "  visit_every: PT0H\n",
+        [
+            "processes.yaml:35:16: key_account_visit.visit_every: visit_every must be longer than zero (got 'PT0H')",
+        ],
+    ),
+    (
         "missing_required",
         "points.yaml",
         "  survey: 50\n",
