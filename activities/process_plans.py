@@ -9,10 +9,12 @@ A bundle without them (it failed to build them) gives an inactive plan with the 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import rules
 from rules.arrears_params import TaskBlock
+from rules.scheduled_params import SCHEDULED
 from workflows.arrears_payloads import TaskBlock as PlanTask
 from workflows.process_plans import (
     CallbackPlan,
@@ -24,6 +26,8 @@ from workflows.process_plans import (
     Escalation,
     HazardPlan,
     HazardTerms,
+    ScheduledPlan,
+    ScheduledTerms,
     ServiceRequestPlan,
     ServiceRequestTerms,
     TypedPlan,
@@ -134,6 +138,27 @@ def visit_plan(bundle: rules.Bundle, overrides: dict[str, Any], facts: dict[str,
     return VisitPlan(True, bundle.version, terms)
 
 
+def scheduled_plan(
+    name: str, bundle: rules.Bundle, overrides: dict[str, Any], facts: dict[str, Any]
+) -> ScheduledPlan:
+    """A scheduled-task process's plan for one customer (the strategy's `period` wins)."""
+    typed = bundle.scheduled.get(name)
+    if typed is None:
+        return ScheduledPlan(False, bundle.version, reason=f"no {name} parameters in the policy")
+    c = typed.with_overrides(overrides)
+    terms = ScheduledTerms(
+        period_seconds=c.period_seconds,
+        jitter_seconds=c.jitter_seconds,
+        notice_channels=list(c.notice_channels),
+        task=CallTask(c.task.task, c.task.assignee_role, c.task.due_seconds),
+        escalation=Escalation(c.escalation_to, c.escalation_after_seconds)
+        if c.escalation_to
+        else None,
+        customer=facts,
+    )
+    return ScheduledPlan(True, bundle.version, terms)
+
+
 PlanBuilder = Callable[[rules.Bundle, dict[str, Any], dict[str, Any]], TypedPlan]
 # processes whose workflows read a typed plan (the others still get the parameter dict)
 TYPED: dict[str, PlanBuilder] = {
@@ -142,4 +167,5 @@ TYPED: dict[str, PlanBuilder] = {
     "closure": closure_plan,
     "service_request": service_request_plan,
     "key_account_visit": visit_plan,
+    **{name: partial(scheduled_plan, name) for name in SCHEDULED},
 }

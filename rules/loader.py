@@ -37,6 +37,7 @@ from rules.process_params import (
     build_service_request,
     build_visit,
 )
+from rules.scheduled_params import build_scheduled
 from rules.yamlpos import MAX_FILE_BYTES, Document, decode, load_document
 
 FILES = ("segments.yaml", "strategies.yaml", "processes.yaml", "calendars.yaml", "points.yaml")
@@ -136,6 +137,7 @@ def _build(texts: dict[str, str], docs: dict[str, Document], issues: list[Policy
     callback = build_callback(docs["processes.yaml"], issues)
     service_request = build_service_request(docs["processes.yaml"], issues)
     visit = build_visit(docs["processes.yaml"], issues)
+    scheduled = build_scheduled(docs["processes.yaml"], issues)
     points = build_points(docs["points.yaml"], issues)
     normalised = json.dumps(
         {name: docs[name].data for name in FILES},
@@ -169,6 +171,7 @@ def _build(texts: dict[str, str], docs: dict[str, Document], issues: list[Policy
         callback=callback,
         service_request=service_request,
         key_account_visit=visit,
+        scheduled=scheduled,
     )
 
 

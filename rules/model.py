@@ -21,6 +21,7 @@ from rules.process_params import (
     ServiceRequestParams,
     VisitParams,
 )
+from rules.scheduled_params import ScheduledParams
 
 
 @dataclass(frozen=True)
@@ -147,6 +148,7 @@ class Bundle:
     callback: CallbackParams | None = None
     service_request: ServiceRequestParams | None = None
     key_account_visit: VisitParams | None = None
+    scheduled: dict[str, ScheduledParams] = field(default_factory=dict)  # by process name
 
     @property
     def tag_names(self) -> tuple[str, ...]:

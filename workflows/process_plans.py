@@ -182,5 +182,27 @@ class VisitPlan:
     reason: str = ""
 
 
+@dataclass
+class ScheduledTerms:
+    """A scheduled-task process's parameters (see `rules.scheduled_params`)."""
+
+    period_seconds: float = 0.0
+    jitter_seconds: float = 0.0
+    notice_channels: list[str] = field(default_factory=list)
+    task: CallTask = field(default_factory=CallTask)
+    escalation: Escalation | None = None
+    customer: dict[str, Any] = field(default_factory=dict)  # facts the process branches on
+
+
+@dataclass
+class ScheduledPlan:
+    """`load_plan`'s answer for a scheduled-task process."""
+
+    active: bool
+    policy_version: str
+    params: ScheduledTerms = field(default_factory=ScheduledTerms)
+    reason: str = ""
+
+
 # what `load_plan` answers for a process with a typed plan
-TypedPlan = HazardPlan | ClosurePlan | CallbackPlan | ServiceRequestPlan | VisitPlan
+TypedPlan = HazardPlan | ClosurePlan | CallbackPlan | ServiceRequestPlan | VisitPlan | ScheduledPlan

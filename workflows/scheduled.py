@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from workflows.payloads import ContactUpdate, LeaveSignal
     from workflows.process_base import ProcessBase
     from workflows.process_payloads import ProcessResult, ScheduledInput
+    from workflows.process_plans import ScheduledPlan, ScheduledTerms
     from workflows.tasks import ACTIVITY_TIMEOUT
 
 
@@ -54,11 +55,11 @@ class ScheduledTask(ProcessBase):
         """Plan, task, outcome, sleep, continue as new."""
         self._begin(inp.customer_id)
         self._facts["cycle"] = inp.cycle
-        plan = await self._plan(self.PROCESS)
+        plan = await self._typed_plan(self.PROCESS, ScheduledPlan)
         if not plan.active:
             return await self._finish("left", reason=plan.reason)
         p = plan.params
-        jitter = float(p.get("jitter_seconds", 0.0))
+        jitter = p.jitter_seconds
         delay = inp.first_delay_seconds
         if inp.cycle == 0 and delay <= 0 and jitter > 0:
             delay = workflow.random().uniform(0, jitter)
@@ -68,16 +69,14 @@ class ScheduledTask(ProcessBase):
         if self._gone() or self._cancel:
             return await self._left()
         self._set_stage("task")
-        escalation = p.get("escalation") or {}
-        if p.get("notice_channels"):
-            await self._notify(f"c{inp.cycle}/notice", list(p["notice_channels"]), self.PROCESS)
-        spec = self._spec(f"c{inp.cycle}/{self.PROCESS}", p["task"], {"cycle": inp.cycle})
+        escalation = p.escalation
+        if p.notice_channels:
+            await self._notify(f"c{inp.cycle}/notice", list(p.notice_channels), self.PROCESS)
+        spec = self._spec(f"c{inp.cycle}/{self.PROCESS}", p.task.block(), {"cycle": inp.cycle})
         done = await self._task(
             spec,
             wake=self._gone,
-            escalate=(float(escalation["after_seconds"]), str(escalation["to_role"]))
-            if escalation
-            else None,
+            escalate=(escalation.after_seconds, escalation.to_role) if escalation else None,
         )
         if done is not None:
             await self._step(self.PROCESS, cycle=inp.cycle, actor=done.actor, **done.result)
@@ -85,14 +84,14 @@ class ScheduledTask(ProcessBase):
         if self._gone() or self._cancel:
             return await self._left()
         self._set_stage("waiting_next_cycle")
-        period = float(p["period_seconds"])
+        period = p.period_seconds
         await self._sleep(period + workflow.random().uniform(-jitter, jitter) / 2, self._gone)
         if self._gone() or self._cancel:
             return await self._left()
         workflow.continue_as_new(ScheduledInput(inp.customer_id, inp.cycle + 1, self._version))
 
     async def _outcome(
-        self, cycle: int, p: dict[str, Any], result: dict[str, Any], actor: str
+        self, cycle: int, p: ScheduledTerms, result: dict[str, Any], actor: str
     ) -> None:
         """What the process does with a completed task (subclasses)."""
 
@@ -126,7 +125,7 @@ class RecordVerificationWorkflow(ScheduledTask):
         return await self.cycle(inp)
 
     async def _outcome(
-        self, cycle: int, p: dict[str, Any], result: dict[str, Any], actor: str
+        self, cycle: int, p: ScheduledTerms, result: dict[str, Any], actor: str
     ) -> None:
         if result.get("contacts"):
             await workflow.execute_activity(
@@ -148,9 +147,9 @@ class SpecialInspectionWorkflow(ScheduledTask):
         return await self.cycle(inp)
 
     async def _outcome(
-        self, cycle: int, p: dict[str, Any], result: dict[str, Any], actor: str
+        self, cycle: int, p: ScheduledTerms, result: dict[str, Any], actor: str
     ) -> None:
-        category = p.get("customer", {}).get("category")
+        category = p.customer.get("category")
         if result.get("backup_power_compliant") is False and category == "important":
             await self._external(
                 f"c{cycle}/authority",

@@ -425,6 +425,15 @@ CASES = [
         ],
     ),
     (
+        "scheduled_zero_period",
+        "processes.yaml",
+        "  period: P6M\n  jitter: P7D\n",
+        "  period: PT0S\n  jitter: P7D\n",
+        [
+            "processes.yaml:193:11: special_inspection.period: period must be longer than zero (got 'PT0S')",
+        ],
+    ),
+    (
         "missing_required",
         "points.yaml",
         "  survey: 50\n",

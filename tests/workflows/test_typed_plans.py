@@ -17,6 +17,7 @@ from activities.process_plans import (
     callback_plan,
     closure_plan,
     hazard_plan,
+    scheduled_plan,
     service_request_plan,
     visit_plan,
 )
@@ -25,6 +26,7 @@ from workflows.process_plans import (
     CallbackPlan,
     ClosurePlan,
     HazardPlan,
+    ScheduledPlan,
     ServiceRequestPlan,
     VisitPlan,
 )
@@ -146,3 +148,20 @@ def test_visit_plan_takes_the_strategy_period_and_decodes_from_the_dict() -> Non
     params = {**bundle.processes["key_account_visit"], "visit_every": "P6M", "customer": FACTS}
     old = ProcessPlan(True, bundle.version, with_seconds(params))
     assert _decode(old, VisitPlan) == visit_plan(bundle, {"visit_every": "P6M"}, FACTS)
+
+
+def test_scheduled_plan_takes_the_strategy_period_and_decodes_from_the_dict() -> None:
+    bundle = rules.load_bundle(POLICIES)
+    p = scheduled_plan("special_inspection", bundle, {"period": "P3M"}, FACTS).params
+    assert (p.period_seconds, p.task.block()["kind"], p.escalation) == (
+        91 * DAY,
+        "special_inspection",
+        None,
+    )
+    meeting = scheduled_plan("key_account_meeting", bundle, {}, {}).params
+    assert (meeting.period_seconds, meeting.notice_channels) == (365 * DAY, ["sms", "wechat"])
+    params = {**bundle.processes["special_inspection"], "period": "P3M", "customer": FACTS}
+    old = ProcessPlan(True, bundle.version, with_seconds(params))
+    assert _decode(old, ScheduledPlan) == scheduled_plan(
+        "special_inspection", bundle, {"period": "P3M"}, FACTS
+    )
