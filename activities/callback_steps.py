@@ -25,6 +25,7 @@ from workflows.payloads import (
     TaskClose,
 )
 from workflows.process_payloads import CustomerFeedback, FeedbackUpdate
+from workflows.process_plans import CallbackPlan
 
 
 class CallbackActivities:
@@ -35,7 +36,7 @@ class CallbackActivities:
         self._sessions = sessions
 
     @activity.defn(name="callback_finish")
-    def callback_finish(self, req: CallbackFinish) -> ProcessPlan:
+    def callback_finish(self, req: CallbackFinish) -> CallbackPlan:
         """Close the completed task, write contacts back, read the next plan if asked."""
         if req.task_id:
             self._inbox.close_task(TaskClose(req.task_id, "completed", req.result, req.actor))
@@ -51,8 +52,12 @@ class CallbackActivities:
             with self._sessions.begin() as s:
                 feedback.apply(s, update)
         if not req.read_plan:
-            return ProcessPlan(True, "")
-        return self._inbox.load_plan(PlanRequest(req.customer_id, "callback"))
+            return CallbackPlan(True, "")
+        plan = self._inbox.load_plan(PlanRequest(req.customer_id, "callback"))
+        if isinstance(plan, ProcessPlan):  # the customer is gone: no parameters at all
+            return CallbackPlan(False, plan.policy_version, reason=plan.reason)
+        assert isinstance(plan, CallbackPlan)
+        return plan
 
     def all(self) -> list[Any]:
         """Every activity of this class, for the worker."""

@@ -16,6 +16,7 @@ from temporalio import activity
 import rules
 from activities import policy_store
 from activities.feedback import FeedbackActivities
+from activities.process_plans import TYPED
 from activities.routing import route
 from rules.durations import is_duration
 from store import audit
@@ -37,6 +38,7 @@ from workflows.payloads import (
     TaskClose,
     TaskSpec,
 )
+from workflows.process_plans import TypedPlan
 
 
 def with_seconds(params: dict[str, Any]) -> dict[str, Any]:
@@ -78,7 +80,7 @@ class InboxActivities:
         self._sessions = sessions
 
     @activity.defn(name="load_plan")
-    def load_plan(self, req: PlanRequest) -> ProcessPlan:
+    def load_plan(self, req: PlanRequest) -> ProcessPlan | TypedPlan:
         """The process's parameters from the customer's current strategy and the policy."""
         with self._sessions() as s:
             customer = s.get(Customer, req.customer_id)
@@ -93,6 +95,10 @@ class InboxActivities:
                     False, row.policy_version, {}, f"strategy no longer asks for {req.process}"
                 )
             bundle = policy_store.bundle_of(version)
+            typed = TYPED.get(req.process)
+            if typed is not None:  # typed parameters, checked when the bundle loaded
+                overrides = row.processes.get(req.process, {})
+                return typed(bundle, overrides, plan_facts(customer, row))
             # process mechanics from processes.yaml, overridden by the strategy's parameters
             params = {
                 **bundle.processes.get(req.process, {}),

@@ -63,7 +63,7 @@ CONSUMERS: dict[str, Consumer] = {
         via="key_account_visit",
     ),
     "callback_every": Consumer(
-        "workflows/callback.py", "every_seconds", "phone call-back period", via="callback"
+        "rules/process_params.py", "every", "phone call-back period", via="callback"
     ),
     "annual_key_account_meeting": Consumer(
         "workflows/scheduled.py",
@@ -114,19 +114,19 @@ CONSUMERS: dict[str, Consumer] = {
         via="outage_notice",
     ),
     "closure_inspection_required": Consumer(
-        "workflows/closure.py",
+        "rules/process_params.py",
         "inspection_required",
         "account closure waits for an on-site theft inspection",
         via="closure",
     ),
     "authority_reporting": Consumer(
-        "workflows/hazard.py",
+        "rules/process_params.py",
         "authority_reporting",
         "unresolved serious hazards are reported after the first failed re-inspection",
         via="hazard",
     ),
     "rectification_closed_loop": Consumer(
-        "workflows/hazard.py",
+        "rules/process_params.py",
         "closed_loop",
         "overdue re-inspection tasks escalate to the supervisor",
         via="hazard",

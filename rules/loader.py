@@ -30,6 +30,7 @@ from rules.build_strategies import (
 from rules.errors import PolicyError, PolicyIssue, did_you_mean
 from rules.floor import check_floor
 from rules.model import Bundle
+from rules.process_params import build_callback, build_closure, build_hazard
 from rules.yamlpos import MAX_FILE_BYTES, Document, decode, load_document
 
 FILES = ("segments.yaml", "strategies.yaml", "processes.yaml", "calendars.yaml", "points.yaml")
@@ -124,6 +125,9 @@ def _build(texts: dict[str, str], docs: dict[str, Document], issues: list[Policy
     # the regulatory floor of the named jurisdiction, then the typed arrears ladder
     floor = check_floor(docs["processes.yaml"], docs["calendars.yaml"], issues)
     arrears = build_arrears(docs["processes.yaml"], issues)
+    hazard = build_hazard(docs["processes.yaml"], issues)
+    closure = build_closure(docs["processes.yaml"], issues)
+    callback = build_callback(docs["processes.yaml"], issues)
     points = build_points(docs["points.yaml"], issues)
     normalised = json.dumps(
         {name: docs[name].data for name in FILES},
@@ -152,6 +156,9 @@ def _build(texts: dict[str, str], docs: dict[str, Document], issues: list[Policy
         tier_names=tier_names,
         floor=floor,
         arrears=arrears,
+        hazard=hazard,
+        closure=closure,
+        callback=callback,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from rules.arrears_params import ArrearsParams
 from rules.conditions import Cond, Derived, FieldSpec
 from rules.jurisdiction import Floor
+from rules.process_params import CallbackParams, ClosureParams, HazardParams
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,9 @@ class Bundle:
     tier_names: tuple[str, ...] = field(default=())
     floor: Floor | None = None  # the regulatory floor of the bundle's jurisdiction
     arrears: ArrearsParams | None = None  # the typed arrears ladder
+    hazard: HazardParams | None = None  # typed process parameters (rules.process_params)
+    closure: ClosureParams | None = None
+    callback: CallbackParams | None = None
 
     @property
     def tag_names(self) -> tuple[str, ...]:

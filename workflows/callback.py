@@ -38,13 +38,13 @@ with workflow.unsafe.imports_passed_through():
         CallbackInput,
         LeaveSignal,
         PlanRequest,
-        ProcessPlan,
         TaskClose,
         TaskCompletion,
         TaskSpec,
     )
     from workflows.process_base import CUSTOMER, KIND, POLICY, STAGE, ProcessBase
     from workflows.process_payloads import ProcessResult
+    from workflows.process_plans import CallbackPlan, CallbackTerms, Escalation
     from workflows.tasks import ACTIVITY_TIMEOUT
 
 LOCAL_TIMEOUT = timedelta(seconds=20)
@@ -85,7 +85,7 @@ class CallbackWorkflow(ProcessBase):
             plan = await workflow.execute_local_activity(
                 "load_plan",
                 PlanRequest(inp.customer_id, "callback"),
-                result_type=ProcessPlan,
+                result_type=CallbackPlan,
                 start_to_close_timeout=LOCAL_TIMEOUT,
             )
         self._version = plan.policy_version
@@ -96,29 +96,28 @@ class CallbackWorkflow(ProcessBase):
             return await self._finish("left", reason=plan.reason or "strategy has no call-back")
         p = plan.params
         if inp.cycle == 0:
-            spread = float(p.get("first_cycle_spread_seconds", p["period_seconds"]))
-            wait = stable_share(inp.customer_id) * spread
+            wait = stable_share(inp.customer_id) * p.spread()
         else:
             wait = inp.first_delay_seconds
         await self._sleep(wait, self._gone)
         if self._gone():
             return await self._left()
 
-        after: ProcessPlan | None = None  # the next plan, read by the step ending the cycle
+        after: CallbackPlan | None = None  # the next plan, read by the step ending the cycle
         reached = False
-        while self._tries < int(p["max_tries"]) and not self._gone():
+        while self._tries < p.max_tries and not self._gone():
             self._tries += 1
-            call = await self._call(inp, p, p["task"], f"call{self._tries}")
+            call = await self._call(inp, p, p.task.block(), f"call{self._tries}")
             if call is None:
                 break
             if call[0].result["outcome"] != "unreachable":
                 after, reached = call[1], True
                 break
-            if self._tries < int(p["max_tries"]):
+            if self._tries < p.max_tries:
                 self._stage = "retry_wait"
-                await self._sleep(float(p["retry_after_seconds"]), self._gone)
+                await self._sleep(p.retry_after_seconds, self._gone)
         if not reached and not self._gone():
-            visit = await self._call(inp, p, p["after_max_tries"], "visit")
+            visit = await self._call(inp, p, p.after_max_tries.block(), "visit")
             after = visit[1] if visit else None
         await workflow.wait_condition(workflow.all_handlers_finished)
         if self._gone() or after is None:
@@ -135,11 +134,11 @@ class CallbackWorkflow(ProcessBase):
             STAGE.value_set(stage),
         ]
 
-    def _next_cycle(self, inp: CallbackInput, plan: ProcessPlan) -> ProcessResult:
+    def _next_cycle(self, inp: CallbackInput, plan: CallbackPlan) -> ProcessResult:
         # the strategy's `every` (callback_every) wins over the process default period
         p = plan.params
-        period = float(p.get("every_seconds") or p["period_seconds"])
-        jitter = float(p.get("jitter_seconds", 0.0))
+        period = p.period()
+        jitter = p.jitter_seconds
         wait = period + workflow.random().uniform(-jitter, jitter) / 2
         self._version = plan.policy_version
         attrs = TypedSearchAttributes(
@@ -151,8 +150,8 @@ class CallbackWorkflow(ProcessBase):
         )
 
     async def _call(
-        self, inp: CallbackInput, p: dict[str, Any], task: dict[str, Any], step: str
-    ) -> tuple[TaskCompletion, ProcessPlan] | None:
+        self, inp: CallbackInput, p: CallbackTerms, task: dict[str, Any], step: str
+    ) -> tuple[TaskCompletion, CallbackPlan] | None:
         """One call or visit task: open, wait (escalate once), finish in one step."""
         spec = self._spec(f"c{inp.cycle}/{step}", task, {"cycle": inp.cycle, "try": self._tries})
         # registered before the inbox row exists: a completion sent as soon as the row shows
@@ -162,24 +161,24 @@ class CallbackWorkflow(ProcessBase):
             "open_task", spec, start_to_close_timeout=LOCAL_TIMEOUT
         )
         self._set_stage(f"calling:{self._tries}" if step != "visit" else "onsite_visit")
-        done = await self._wait(spec, p.get("escalation") or {})
+        done = await self._wait(spec, p.escalation)
         if done is None:
             return None
         outcome = str(done.result["outcome"])
         self._facts.setdefault("outcomes", []).append(outcome)
         last = outcome != "unreachable" or step == "visit"
-        plan: ProcessPlan = await workflow.execute_local_activity(
+        plan: CallbackPlan = await workflow.execute_local_activity(
             "callback_finish",
             CallbackFinish(
                 self.wid, inp.customer_id, spec.task_id, done.result, done.actor, read_plan=last
             ),
-            result_type=ProcessPlan,
+            result_type=CallbackPlan,
             start_to_close_timeout=LOCAL_TIMEOUT,
         )
         self._open.pop(spec.task_id, None)
         return done, plan
 
-    async def _wait(self, spec: TaskSpec, escalation: dict[str, Any]) -> TaskCompletion | None:
+    async def _wait(self, spec: TaskSpec, escalation: Escalation | None) -> TaskCompletion | None:
         """The task's completion; None when the customer leaves or a supervisor cancels."""
 
         def done() -> bool:
@@ -188,12 +187,12 @@ class CallbackWorkflow(ProcessBase):
         if escalation:
             try:
                 await workflow.wait_condition(
-                    done, timeout=timedelta(seconds=max(float(escalation["after_seconds"]), 1.0))
+                    done, timeout=timedelta(seconds=max(escalation.after_seconds, 1.0))
                 )
             except TimeoutError:
                 await workflow.execute_local_activity(
                     "close_task",
-                    TaskClose(spec.task_id, "escalated", queue=str(escalation["to_role"])),
+                    TaskClose(spec.task_id, "escalated", queue=escalation.to_role),
                     start_to_close_timeout=ACTIVITY_TIMEOUT,
                 )
         await workflow.wait_condition(done)

@@ -18,8 +18,6 @@ Workflow id: `closure:{customer_id}`; input `ClosureInput`, output `ProcessResul
 
 from __future__ import annotations
 
-from typing import Any
-
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -34,6 +32,7 @@ with workflow.unsafe.imports_passed_through():
         ProcessResult,
         Settlement,
     )
+    from workflows.process_plans import ClosurePlan, ClosureTerms
     from workflows.tasks import ACTIVITY_TIMEOUT
 
 
@@ -56,17 +55,17 @@ class ClosureWorkflow(ProcessBase):
     async def run(self, inp: ClosureInput) -> ProcessResult:
         """Inspect (if required), clear any case, read, settle, close."""
         self._begin(inp.customer_id)
-        plan = await self._plan("closure")
+        plan = await self._typed_plan("closure", ClosurePlan)
         if not plan.active:
             return await self._finish("not_applicable", reason=plan.reason)
         p = plan.params
-        required = bool(p.get("inspection_required"))
+        required = p.inspection_required
         await self._step("started", request_id=inp.request_id, inspection_required=required)
         if required and not await self._inspection(p):
             return await self._finish("cancelled")
 
         self._set_stage("final_reading")
-        reading = await self._task(self._spec("final_reading", p["final_reading"]))
+        reading = await self._task(self._spec("final_reading", p.final_reading.block()))
         if reading is None:
             return await self._finish("cancelled")
         kwh = float(reading.result["reading_kwh"])
@@ -83,7 +82,7 @@ class ClosureWorkflow(ProcessBase):
         attempt = 0
         while True:
             attempt += 1
-            spec = self._spec(f"settlement{attempt}", p["settlement"], settlement.__dict__)
+            spec = self._spec(f"settlement{attempt}", p.settlement.block(), settlement.__dict__)
             done = await self._task(spec)
             if done is None:
                 return await self._finish("cancelled")
@@ -107,10 +106,10 @@ class ClosureWorkflow(ProcessBase):
         await self._step("account_closed", ended_processes=told)
         return await self._finish("closed", ended_processes=told)
 
-    async def _inspection(self, p: dict[str, Any]) -> bool:
+    async def _inspection(self, p: ClosureTerms) -> bool:
         """The theft inspection and any case; False when cancelled."""
         self._set_stage("inspection")
-        done = await self._task(self._spec("inspection", p["inspection"]))
+        done = await self._task(self._spec("inspection", p.inspection.block()))
         if done is None:
             return False
         outcome = str(done.result["outcome"])
@@ -136,7 +135,7 @@ class ClosureWorkflow(ProcessBase):
         self._set_stage("blocked_by_case")
         spec = self._spec(
             "theft_case",
-            p["theft_case"],
+            p.theft_case.block(),
             {
                 "case_id": case.case_id,
                 "back_billing": case.back_billing,

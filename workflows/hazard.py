@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         ProcessResult,
         RectificationSignal,
     )
+    from workflows.process_plans import HazardPlan, HazardTerms
 
 
 @workflow.defn(name="hazard")
@@ -63,7 +64,7 @@ class HazardWorkflow(ProcessBase):
     async def run(self, inp: HazardInput) -> ProcessResult:
         """Rounds of notice, rectification and re-inspection until every hazard is fixed."""
         self._begin(inp.customer_id)
-        plan = await self._plan("hazard")
+        plan = await self._typed_plan("hazard", HazardPlan)
         if not plan.active:
             return await self._finish("not_applicable", reason=plan.reason)
         p = plan.params
@@ -81,7 +82,7 @@ class HazardWorkflow(ProcessBase):
         await self._step("started", hazards=[h.__dict__ for h in inp.hazards])
         cid = inp.customer_id
         await self._feedback("found", CustomerFeedback(cid, {"open_hazards": len(open_hazards)}))
-        facts = p.get("customer", {})
+        facts = p.customer
         backup = (
             facts.get("category") == "important" and facts.get("backup_power_compliant") is False
         )
@@ -97,11 +98,11 @@ class HazardWorkflow(ProcessBase):
             round_no += 1
             self._facts["round"] = round_no
             worst = max((severity[h] for h in open_hazards), key=lambda s: rank.get(s, 0))
-            deadline = float(p["deadline"][f"{worst}_seconds"])
+            deadline = p.deadline.of(worst)
             self._set_stage(f"rectification:{round_no}")
             sent = await self._notify(
                 f"r{round_no}/notice",
-                list(p.get("notice_channels", [])),
+                list(p.notice_channels),
                 "rectification_notice",
                 hazards=sorted(open_hazards),
                 deadline_seconds=deadline,
@@ -125,7 +126,7 @@ class HazardWorkflow(ProcessBase):
             self._set_stage(f"reinspection:{round_no}")
             spec = self._spec(
                 f"r{round_no}/reinspection",
-                p["reinspection"],
+                p.reinspection.block(),
                 {
                     "hazards": [open_hazards[h].__dict__ for h in sorted(open_hazards)],
                     "round": round_no,
@@ -133,10 +134,10 @@ class HazardWorkflow(ProcessBase):
             )
             # closed loop (strategy rectification_closed_loop): an overdue re-inspection
             # escalates to the supervisor
-            late = p.get("reinspection_escalation") or {}
+            late = p.reinspection_escalation
             escalate = None
-            if p.get("closed_loop") and late and workflow.patched("reinspection-escalation"):
-                escalate = (float(p["reinspection"]["due_seconds"]), str(late["to_role"]))
+            if p.closed_loop and late and workflow.patched("reinspection-escalation"):
+                escalate = (p.reinspection.due_seconds, late.to_role)
             done = await self._task(spec, escalate=escalate)
             self._inspecting = False
             if done is None:
@@ -162,7 +163,7 @@ class HazardWorkflow(ProcessBase):
                 actor=done.actor,
             )
             # strategy authority_reporting: report after the first failed re-inspection
-            rounds = 1 if p.get("authority_reporting") else int(p["rounds_before_authority_report"])
+            rounds = 1 if p.authority_reporting else p.rounds_before_authority_report
             if open_hazards and round_no >= rounds:
                 await self._report(p, open_hazards, severity, round_no)
         if self._cancel is not None:
@@ -171,7 +172,7 @@ class HazardWorkflow(ProcessBase):
 
     async def _report(
         self,
-        p: dict[str, Any],
+        p: HazardTerms,
         open_hazards: dict[str, Any],
         severity: dict[str, str],
         round_no: int,
@@ -179,9 +180,9 @@ class HazardWorkflow(ProcessBase):
         due = [
             h
             for h in sorted(open_hazards)
-            if severity[h] in p.get("report_severities", []) and h not in self._facts["reported"]
+            if severity[h] in p.report_severities and h not in self._facts["reported"]
         ]
-        if not due:
+        if not due or p.authority_report is None:
             return
         await self._external(
             f"r{round_no}/authority",
@@ -192,6 +193,8 @@ class HazardWorkflow(ProcessBase):
         self._facts["reported"] = sorted({*self._facts["reported"], *due})
         await self._step("reported_to_authority", round=round_no, hazards=due)
         # the supervisor's task runs beside the loop (which goes on); cancelled at the end
-        spec = self._spec(f"r{round_no}/authority_report", p["authority_report"], {"hazards": due})
+        spec = self._spec(
+            f"r{round_no}/authority_report", p.authority_report.block(), {"hazards": due}
+        )
         await self._open_task(spec)
         self._side.append(asyncio.create_task(self._await_task(spec)))

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from workflows.process_plans import CallbackPlan
+
 TASK_QUEUE = "segflow"
 SA_CUSTOMER = "CustomerId"
 SA_KIND = "ProcessKind"
@@ -133,7 +135,7 @@ class CallbackInput:
     cycle: int = 0
     policy_version: str = ""
     first_delay_seconds: float = 0.0
-    plan: ProcessPlan | None = None
+    plan: CallbackPlan | None = None  # decodes the parameter dict of older histories too
 
 
 @dataclass

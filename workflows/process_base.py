@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
@@ -47,6 +47,15 @@ STAGE = SearchAttributeKey.for_keyword(SA_STAGE)
 POLICY = SearchAttributeKey.for_keyword(SA_POLICY)
 CUSTOMER = SearchAttributeKey.for_keyword(SA_CUSTOMER)
 KIND = SearchAttributeKey.for_keyword(SA_KIND)
+
+
+class Pinned(Protocol):
+    """A plan: it names the policy version the process runs under."""
+
+    policy_version: str
+
+
+P = TypeVar("P", bound=Pinned)
 
 
 def kind_of(task: dict[str, Any]) -> str:
@@ -115,6 +124,17 @@ class ProcessBase(HumanTasks):
             "load_plan",
             PlanRequest(self._customer, process),
             result_type=ProcessPlan,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+        )
+        self._pin(plan.policy_version)
+        return plan
+
+    async def _typed_plan(self, process: str, result_type: type[P]) -> P:
+        """Like `_plan`, for a process whose plan is typed (workflows.process_plans)."""
+        plan: P = await workflow.execute_activity(
+            "load_plan",
+            PlanRequest(self._customer, process),
+            result_type=result_type,
             start_to_close_timeout=ACTIVITY_TIMEOUT,
         )
         self._pin(plan.policy_version)

@@ -333,6 +333,79 @@ CASES = [
             "calendars.yaml:1:1: first line must be '# yaml-language-server: $schema=./schema/calendars.schema.json'",
         ],
     ),
+    # typed process parameters (rules/process_params.py): what the schema cannot say
+    (
+        "hazard_zero_deadline",
+        "processes.yaml",
+        "    critical: P3D\n",
+        "    critical: PT0S\n",
+        [
+            "processes.yaml:116:15: hazard.deadline.critical: critical must be longer than zero (got 'PT0S')",
+        ],
+    ),
+    (
+        "hazard_zero_task_due",
+        "processes.yaml",
+        "    assignee_role: inspector\n    due: P5D\n  rounds_before",
+        "    assignee_role: inspector\n    due: P0D\n  rounds_before",
+        [
+            "processes.yaml:120:10: hazard.reinspection.due: due must be longer than zero (got 'P0D')",
+        ],
+    ),
+    (
+        "hazard_closed_loop_without_escalation",
+        "processes.yaml",
+        "  closed_loop: false\n  reinspection_escalation: {to_role: supervisor}\n",
+        "  closed_loop: true\n",
+        [
+            "processes.yaml:124:16: hazard.closed_loop: closed_loop needs reinspection_escalation.to_role",
+        ],
+    ),
+    (
+        "hazard_reports_without_report_task",
+        "processes.yaml",
+        "  authority_report: {task: hazard_authority_report, assignee_role: supervisor, due: P3D}\n",
+        "",
+        [
+            "processes.yaml:111:3: hazard: missing required key 'authority_report' (report_severities is set)",
+        ],
+    ),
+    (
+        "closure_without_theft_case_task",
+        "processes.yaml",
+        "  theft_case:\n    task: theft_case\n    assignee_role: inspector\n    due: P15D\n",
+        "",
+        [
+            "processes.yaml:130:3: closure: missing required key 'theft_case'",
+        ],
+    ),
+    (
+        "closure_zero_task_due",
+        "processes.yaml",
+        "    assignee_role: agent\n    due: P5D\n\n# How the arrears-risk",
+        "    assignee_role: agent\n    due: PT0M\n\n# How the arrears-risk",
+        [
+            "processes.yaml:148:10: closure.settlement.due: due must be longer than zero (got 'PT0M')",
+        ],
+    ),
+    (
+        "callback_zero_retry_after",
+        "processes.yaml",
+        "  retry_after: P3D\n",
+        "  retry_after: PT0S\n",
+        [
+            "processes.yaml:22:16: callback.retry_after: retry_after must be longer than zero (got 'PT0S')",
+        ],
+    ),
+    (
+        "callback_zero_escalation",
+        "processes.yaml",
+        "    after: PT48H\n    to_role: supervisor\n\nkey_account_visit",
+        "    after: P0D\n    to_role: supervisor\n\nkey_account_visit",
+        [
+            "processes.yaml:29:12: callback.escalation.after: after must be longer than zero (got 'P0D')",
+        ],
+    ),
     (
         "missing_required",
         "points.yaml",

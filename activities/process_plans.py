@@ -1,0 +1,103 @@
+"""Typed plans of the event-driven processes, from the bundle's typed parameters.
+
+`load_plan` hands a process listed in `TYPED` its typed plan (workflows.process_plans)
+instead of the parameter dict: the policy's typed parameters (built and checked when the
+bundle loads) with the customer's strategy switches applied, plus the customer's facts.
+A bundle without them (it failed to build them) gives an inactive plan with the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import rules
+from rules.arrears_params import TaskBlock
+from workflows.arrears_payloads import TaskBlock as PlanTask
+from workflows.process_plans import (
+    CallbackPlan,
+    CallbackTerms,
+    CallTask,
+    ClosurePlan,
+    ClosureTerms,
+    Deadlines,
+    Escalation,
+    HazardPlan,
+    HazardTerms,
+    TypedPlan,
+)
+
+
+def _task(t: TaskBlock) -> PlanTask:
+    return PlanTask(t.task, t.assignee_role, t.due_seconds)
+
+
+def hazard_plan(
+    bundle: rules.Bundle, overrides: dict[str, Any], facts: dict[str, Any]
+) -> HazardPlan:
+    """The hazard process's plan for one customer."""
+    if bundle.hazard is None:
+        return HazardPlan(False, bundle.version, reason="no hazard parameters in the policy")
+    h = bundle.hazard.with_overrides(overrides)
+    deadline = {f"{s}_seconds": secs for s, secs in h.deadline_seconds}
+    terms = HazardTerms(
+        deadline=Deadlines(**deadline),
+        reinspection=_task(h.reinspection),
+        rounds_before_authority_report=h.rounds_before_authority_report,
+        report_severities=list(h.report_severities),
+        notice_channels=list(h.notice_channels),
+        authority_report=_task(h.authority_report) if h.authority_report else None,
+        authority_reporting=h.authority_reporting,
+        closed_loop=h.closed_loop,
+        reinspection_escalation=Escalation(h.reinspection_escalation_to)
+        if h.reinspection_escalation_to
+        else None,
+        customer=facts,
+    )
+    return HazardPlan(True, bundle.version, terms)
+
+
+def closure_plan(
+    bundle: rules.Bundle, overrides: dict[str, Any], facts: dict[str, Any]
+) -> ClosurePlan:
+    """The closure process's plan for one customer (it branches on no customer fact)."""
+    if bundle.closure is None:
+        return ClosurePlan(False, bundle.version, reason="no closure parameters in the policy")
+    c = bundle.closure.with_overrides(overrides)
+    terms = ClosureTerms(
+        inspection_required=c.inspection_required,
+        inspection=_task(c.inspection),
+        theft_case=_task(c.theft_case),
+        final_reading=_task(c.final_reading),
+        settlement=_task(c.settlement),
+    )
+    return ClosurePlan(True, bundle.version, terms)
+
+
+def callback_plan(
+    bundle: rules.Bundle, overrides: dict[str, Any], facts: dict[str, Any]
+) -> CallbackPlan:
+    """The call-back's plan for one customer (the strategy's `every` is its period)."""
+    if bundle.callback is None:
+        return CallbackPlan(False, bundle.version, reason="no callback parameters in the policy")
+    c = bundle.callback.with_overrides(overrides)
+    terms = CallbackTerms(
+        period_seconds=c.period_seconds,
+        jitter_seconds=c.jitter_seconds,
+        first_cycle_spread_seconds=c.first_cycle_spread_seconds,
+        task=CallTask(c.call.task, c.call.assignee_role, c.call.due_seconds),
+        retry_after_seconds=c.retry_after_seconds,
+        max_tries=c.max_tries,
+        after_max_tries=_task(c.visit),
+        escalation=Escalation(c.escalation_to, c.escalation_after_seconds),
+    )
+    return CallbackPlan(True, bundle.version, terms)
+
+
+PlanBuilder = Callable[[rules.Bundle, dict[str, Any], dict[str, Any]], TypedPlan]
+# processes whose workflows read a typed plan (the others still get the parameter dict)
+TYPED: dict[str, PlanBuilder] = {
+    "callback": callback_plan,
+    "hazard": hazard_plan,
+    "closure": closure_plan,
+}

@@ -1,0 +1,105 @@
+"""Typed process plans (workflows/process_plans.py): what `load_plan` hands the processes.
+
+The typed plan is built from the bundle's typed parameters; its wire format must stay the
+one of the parameter dict it replaced, so plans recorded in older histories still decode.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from temporalio.converter import DataConverter
+
+import rules
+from activities.inbox import with_seconds
+from activities.process_plans import callback_plan, closure_plan, hazard_plan
+from workflows.payloads import ProcessPlan
+from workflows.process_plans import CallbackPlan, ClosurePlan, HazardPlan
+
+POLICIES = Path(__file__).resolve().parents[2] / "policies"
+DAY = 86400.0
+FACTS = {"category": "important", "backup_power_compliant": False}
+
+
+def _decode(value: Any, kind: type[Any]) -> Any:
+    conv = DataConverter.default.payload_converter
+    return conv.from_payloads(conv.to_payloads([value]), [kind])[0]
+
+
+def test_hazard_plan_is_typed_from_the_policy() -> None:
+    bundle = rules.load_bundle(POLICIES)
+    plan = hazard_plan(bundle, {}, FACTS)
+    p = plan.params
+    assert plan.active and plan.policy_version == bundle.version
+    assert (p.deadline.of("general"), p.deadline.of("critical")) == (30 * 86400.0, 3 * 86400.0)
+    assert p.reinspection.task == "reinspection" and p.reinspection.due_seconds == 5 * 86400.0
+    assert p.authority_report is not None and p.authority_report.assignee_role == "supervisor"
+    assert p.reinspection_escalation is not None
+    assert p.reinspection_escalation.to_role == "supervisor"
+    assert (p.closed_loop, p.authority_reporting, p.customer) == (False, False, FACTS)
+
+
+def test_strategy_switches_override_and_only_booleans_count() -> None:
+    bundle = rules.load_bundle(POLICIES)
+    p = hazard_plan(bundle, {"closed_loop": True, "authority_reporting": "yes"}, {}).params
+    assert p.closed_loop is True
+    assert p.authority_reporting is False  # not a boolean: the policy default stays
+
+
+def test_a_plan_recorded_as_a_dict_decodes_into_the_typed_plan() -> None:
+    # what load_plan answered before the plan was typed (recorded histories hold it)
+    bundle = rules.load_bundle(POLICIES)
+    params = {**bundle.processes["hazard"], "closed_loop": True, "customer": FACTS}
+    old = ProcessPlan(True, bundle.version, with_seconds(params))
+    decoded = _decode(old, HazardPlan)
+    assert decoded == hazard_plan(bundle, {"closed_loop": True}, FACTS)
+    # and an inactive one (no parameters at all)
+    gone = _decode(ProcessPlan(False, "v1", {}, "customer gone"), HazardPlan)
+    assert (gone.active, gone.reason) == (False, "customer gone")
+    assert gone.params.report_severities == []
+
+
+def test_closure_plan_is_typed_and_the_strategy_asks_for_the_inspection() -> None:
+    bundle = rules.load_bundle(POLICIES)
+    p = closure_plan(bundle, {}, FACTS).params
+    assert p.inspection_required is False
+    assert (p.theft_case.task, p.theft_case.due_seconds) == ("theft_case", 15 * 86400.0)
+    assert (p.settlement.assignee_role, p.final_reading.due_seconds) == ("agent", 3 * 86400.0)
+    assert closure_plan(bundle, {"inspection_required": True}, {}).params.inspection_required
+
+
+def test_a_closure_plan_recorded_as_a_dict_decodes_into_the_typed_plan() -> None:
+    bundle = rules.load_bundle(POLICIES)
+    params = {**bundle.processes["closure"], "inspection_required": True, "customer": FACTS}
+    old = ProcessPlan(True, bundle.version, with_seconds(params))
+    assert _decode(old, ClosurePlan) == closure_plan(bundle, {"inspection_required": True}, {})
+
+
+def test_callback_plan_is_typed_and_the_strategy_sets_the_period() -> None:
+    bundle = rules.load_bundle(POLICIES)
+    p = callback_plan(bundle, {}, FACTS).params
+    assert (p.period(), p.spread(), p.max_tries) == (91 * DAY, 91 * DAY, 3)
+    assert p.task.block() == {"kind": "callback_call", "assignee_role": "agent",
+                              "due_seconds": 5 * DAY}  # fmt: skip
+    assert p.escalation is not None and p.escalation.after_seconds == 48 * 3600.0
+    monthly = callback_plan(bundle, {"every": "P1M", "jitter": "free text"}, {}).params
+    assert (monthly.period(), monthly.spread(), monthly.jitter_seconds) == (
+        30 * DAY,
+        91 * DAY,
+        7 * DAY,  # not a duration: the policy's jitter stays
+    )
+
+
+def test_a_callback_plan_recorded_as_a_dict_decodes_to_the_same_waits() -> None:
+    bundle = rules.load_bundle(POLICIES)
+    params = {**bundle.processes["callback"], "every": "P1M", "customer": FACTS}
+    old = _decode(ProcessPlan(True, bundle.version, with_seconds(params)), CallbackPlan)
+    new = callback_plan(bundle, {"every": "P1M"}, FACTS)
+    # the recorded plan kept the strategy's period beside the policy's; both give one period
+    assert (old.params.period(), old.params.spread()) == (new.params.period(), new.params.spread())
+    assert (old.params.task, old.params.after_max_tries, old.params.escalation) == (
+        new.params.task,
+        new.params.after_max_tries,
+        new.params.escalation,
+    )

@@ -1,0 +1,144 @@
+"""Typed plans of the processes (the arrears ladder has its own module).
+
+Each mirrors a `rules.process_params` dataclass (built when the bundle loads) with the
+customer's strategy switches applied; the workflow reads attributes, never a policy dict, so
+a bad value is a policy error at load, not a KeyError in a running workflow.
+
+Wire format: `load_plan` used to return these processes' parameters as a dict (with a
+`<key>_seconds` twin of each duration). The field names here are that dict's keys, so a plan
+recorded in an older history decodes into the typed plan (unknown keys are ignored) and the
+recorded histories replay unchanged. Every field has a default: an inactive plan has no
+parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from workflows.arrears_payloads import TaskBlock
+
+
+@dataclass
+class Deadlines:
+    """The rectification deadline per hazard severity, in seconds."""
+
+    general_seconds: float = 0.0
+    serious_seconds: float = 0.0
+    critical_seconds: float = 0.0
+
+    def of(self, severity: str) -> float:
+        """The deadline of `severity` (an unknown one gets the general deadline)."""
+        return float(getattr(self, f"{severity}_seconds", self.general_seconds))
+
+
+@dataclass
+class Escalation:
+    """Where an overdue task goes (and, where the process times it, after how long)."""
+
+    to_role: str = "supervisor"
+    after_seconds: float = 0.0
+
+
+@dataclass
+class CallTask:
+    """A task block named by `kind` (the call-back's call), due time in seconds."""
+
+    kind: str = "callback_call"
+    assignee_role: str = "agent"
+    due_seconds: float = 0.0
+
+    def block(self) -> dict[str, Any]:
+        """The task block shape `ProcessBase._spec` reads."""
+        return {"kind": self.kind, "assignee_role": self.assignee_role,
+                "due_seconds": self.due_seconds}  # fmt: skip
+
+
+@dataclass
+class CallbackTerms:
+    """The call-back's parameters (see `rules.process_params.CallbackParams`)."""
+
+    period_seconds: float = 0.0
+    every_seconds: float = 0.0  # plans recorded before typing: the strategy's period
+    jitter_seconds: float = 0.0
+    first_cycle_spread_seconds: float | None = None  # None: the period
+    task: CallTask = field(default_factory=CallTask)
+    retry_after_seconds: float = 0.0
+    max_tries: int = 1
+    after_max_tries: TaskBlock = field(default_factory=lambda: TaskBlock("onsite_visit", "agent"))
+    escalation: Escalation | None = None
+
+    def period(self) -> float:
+        """The cycle period (the strategy's `every` is folded into it by the plan's builder)."""
+        return self.every_seconds or self.period_seconds
+
+    def spread(self) -> float:
+        """The window the first cycle's wait is spread over."""
+        if self.first_cycle_spread_seconds is None:
+            return self.period_seconds
+        return self.first_cycle_spread_seconds
+
+
+@dataclass
+class CallbackPlan:
+    """`load_plan`'s (and `callback_finish`'s) answer for the call-back."""
+
+    active: bool
+    policy_version: str
+    params: CallbackTerms = field(default_factory=CallbackTerms)
+    reason: str = ""
+
+
+@dataclass
+class HazardTerms:
+    """The hazard process's parameters (see `rules.process_params.HazardParams`)."""
+
+    deadline: Deadlines = field(default_factory=Deadlines)
+    reinspection: TaskBlock = field(default_factory=lambda: TaskBlock("reinspection", "inspector"))
+    rounds_before_authority_report: int = 1
+    report_severities: list[str] = field(default_factory=list)
+    notice_channels: list[str] = field(default_factory=list)
+    authority_report: TaskBlock | None = None
+    authority_reporting: bool = False
+    closed_loop: bool = False
+    reinspection_escalation: Escalation | None = None
+    customer: dict[str, Any] = field(default_factory=dict)  # facts the process branches on
+
+
+@dataclass
+class HazardPlan:
+    """`load_plan`'s answer for the hazard process."""
+
+    active: bool
+    policy_version: str
+    params: HazardTerms = field(default_factory=HazardTerms)
+    reason: str = ""
+
+
+@dataclass
+class ClosureTerms:
+    """The closure process's parameters (see `rules.process_params.ClosureParams`)."""
+
+    inspection_required: bool = False
+    inspection: TaskBlock = field(
+        default_factory=lambda: TaskBlock("closure_inspection", "inspector")
+    )
+    theft_case: TaskBlock = field(default_factory=lambda: TaskBlock("theft_case", "inspector"))
+    final_reading: TaskBlock = field(
+        default_factory=lambda: TaskBlock("final_meter_reading", "inspector")
+    )
+    settlement: TaskBlock = field(default_factory=lambda: TaskBlock("closure_settlement", "agent"))
+
+
+@dataclass
+class ClosurePlan:
+    """`load_plan`'s answer for the closure process."""
+
+    active: bool
+    policy_version: str
+    params: ClosureTerms = field(default_factory=ClosureTerms)
+    reason: str = ""
+
+
+# what `load_plan` answers for a process with a typed plan
+TypedPlan = HazardPlan | ClosurePlan | CallbackPlan
