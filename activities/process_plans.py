@@ -24,7 +24,11 @@ from workflows.process_plans import (
     Escalation,
     HazardPlan,
     HazardTerms,
+    ServiceRequestPlan,
+    ServiceRequestTerms,
     TypedPlan,
+    VisitPlan,
+    VisitTerms,
 )
 
 
@@ -94,10 +98,48 @@ def callback_plan(
     return CallbackPlan(True, bundle.version, terms)
 
 
+def service_request_plan(
+    bundle: rules.Bundle, overrides: dict[str, Any], facts: dict[str, Any]
+) -> ServiceRequestPlan:
+    """The service request's plan for one customer (the strategy's SLA wins)."""
+    if bundle.service_request is None:
+        reason = "no service_request parameters in the policy"
+        return ServiceRequestPlan(False, bundle.version, reason=reason)
+    c = bundle.service_request.with_overrides(overrides)
+    terms = ServiceRequestTerms(
+        response_sla_hours=c.response_sla_hours,
+        warn_at=c.warn_at,
+        task=CallTask(c.task.task, c.task.assignee_role, c.task.due_seconds),
+        escalation=Escalation(c.escalation_to),
+        customer=facts,
+    )
+    return ServiceRequestPlan(True, bundle.version, terms)
+
+
+def visit_plan(bundle: rules.Bundle, overrides: dict[str, Any], facts: dict[str, Any]) -> VisitPlan:
+    """The key-account visit's plan for one customer (the strategy's `visit_every` wins)."""
+    if bundle.key_account_visit is None:
+        reason = "no key_account_visit parameters in the policy"
+        return VisitPlan(False, bundle.version, reason=reason)
+    c = bundle.key_account_visit.with_overrides(overrides)
+    terms = VisitTerms(
+        visit_every_seconds=c.visit_every_seconds,
+        jitter_seconds=c.jitter_seconds,
+        task=CallTask(c.task.task, c.task.assignee_role, c.task.due_seconds),
+        escalation=Escalation(c.escalation_to, c.escalation_after_seconds)
+        if c.escalation_to
+        else None,
+        customer=facts,
+    )
+    return VisitPlan(True, bundle.version, terms)
+
+
 PlanBuilder = Callable[[rules.Bundle, dict[str, Any], dict[str, Any]], TypedPlan]
 # processes whose workflows read a typed plan (the others still get the parameter dict)
 TYPED: dict[str, PlanBuilder] = {
     "callback": callback_plan,
     "hazard": hazard_plan,
     "closure": closure_plan,
+    "service_request": service_request_plan,
+    "key_account_visit": visit_plan,
 }

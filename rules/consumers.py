@@ -46,7 +46,7 @@ CONSUMERS: dict[str, Consumer] = {
         _ROUTING, "service_channel", "who serves the customer; shown on each task"
     ),
     "response_sla_hours": Consumer(
-        "workflows/key_account.py",
+        "rules/process_params.py",
         "response_sla_hours",
         "service-request SLA: task due time, warning and breach escalation",
         via="service_request",

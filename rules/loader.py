@@ -30,7 +30,13 @@ from rules.build_strategies import (
 from rules.errors import PolicyError, PolicyIssue, did_you_mean
 from rules.floor import check_floor
 from rules.model import Bundle
-from rules.process_params import build_callback, build_closure, build_hazard
+from rules.process_params import (
+    build_callback,
+    build_closure,
+    build_hazard,
+    build_service_request,
+    build_visit,
+)
 from rules.yamlpos import MAX_FILE_BYTES, Document, decode, load_document
 
 FILES = ("segments.yaml", "strategies.yaml", "processes.yaml", "calendars.yaml", "points.yaml")
@@ -128,6 +134,8 @@ def _build(texts: dict[str, str], docs: dict[str, Document], issues: list[Policy
     hazard = build_hazard(docs["processes.yaml"], issues)
     closure = build_closure(docs["processes.yaml"], issues)
     callback = build_callback(docs["processes.yaml"], issues)
+    service_request = build_service_request(docs["processes.yaml"], issues)
+    visit = build_visit(docs["processes.yaml"], issues)
     points = build_points(docs["points.yaml"], issues)
     normalised = json.dumps(
         {name: docs[name].data for name in FILES},
@@ -159,6 +167,8 @@ def _build(texts: dict[str, str], docs: dict[str, Document], issues: list[Policy
         hazard=hazard,
         closure=closure,
         callback=callback,
+        service_request=service_request,
+        key_account_visit=visit,
     )
 
 

@@ -14,7 +14,13 @@ from typing import Any
 from rules.arrears_params import ArrearsParams
 from rules.conditions import Cond, Derived, FieldSpec
 from rules.jurisdiction import Floor
-from rules.process_params import CallbackParams, ClosureParams, HazardParams
+from rules.process_params import (
+    CallbackParams,
+    ClosureParams,
+    HazardParams,
+    ServiceRequestParams,
+    VisitParams,
+)
 
 
 @dataclass(frozen=True)
@@ -139,6 +145,8 @@ class Bundle:
     hazard: HazardParams | None = None  # typed process parameters (rules.process_params)
     closure: ClosureParams | None = None
     callback: CallbackParams | None = None
+    service_request: ServiceRequestParams | None = None
+    key_account_visit: VisitParams | None = None
 
     @property
     def tag_names(self) -> tuple[str, ...]:

@@ -1,4 +1,4 @@
-"""Typed parameters of the processes (call-back, hazard, closure), built when the bundle loads.
+"""Typed process parameters (call-back, visit, service request, hazard, closure), at load.
 
 Like the arrears ladder (`rules.arrears_params`): the workflows used to read
 `processes.yaml` as a dict, with durations found by guessing from key names (`due` ->
@@ -91,6 +91,41 @@ class CallbackParams:
             retry_after_seconds=secs.get("retry_after", self.retry_after_seconds),
             max_tries=tries if type(tries) is int and tries >= 1 else self.max_tries,
         )
+
+
+@dataclass(frozen=True)
+class ServiceRequestParams:
+    """Everything the service request workflow reads from the policy."""
+
+    response_sla_hours: int
+    warn_at: float  # share of the SLA after which the request is flagged
+    task: TaskBlock
+    escalation_to: str  # the queue a breached request moves to
+
+    def with_overrides(self, overrides: dict[str, Any]) -> ServiceRequestParams:
+        """The strategy's `response_sla_hours` (a whole number of hours) replaces the default."""
+        hours = overrides.get("response_sla_hours")
+        if type(hours) is not int or hours < 1:
+            return self
+        return replace(self, response_sla_hours=hours)
+
+
+@dataclass(frozen=True)
+class VisitParams:
+    """Everything the key-account visit workflow reads from the policy."""
+
+    visit_every_seconds: float
+    jitter_seconds: float
+    task: TaskBlock
+    escalation_after_seconds: float
+    escalation_to: str  # "" when an overdue visit is not escalated
+
+    def with_overrides(self, overrides: dict[str, Any]) -> VisitParams:
+        """The strategy's `visit_every` (a duration) replaces the default period."""
+        every = overrides.get("visit_every")
+        if not is_duration(every) or _secs(every) <= 0:
+            return self
+        return replace(self, visit_every_seconds=_secs(every))
 
 
 def _switch(overrides: dict[str, Any], key: str, default: bool) -> bool:
@@ -202,5 +237,45 @@ def build_callback(doc: Document, issues: list[PolicyIssue]) -> CallbackParams |
         visit=r.task_of(c.get("after_max_tries"), ("callback", "after_max_tries")),
         escalation_after_seconds=r.positive(escalation, ("callback", "escalation"), "after"),
         escalation_to=str(escalation.get("to_role", "supervisor")),
+    )
+    return params if r.ok else None
+
+
+def build_service_request(doc: Document, issues: list[PolicyIssue]) -> ServiceRequestParams | None:
+    """The typed service request parameters of a schema-valid processes.yaml; None (with
+    issues)."""
+    c = _section(doc, "service_request")
+    if c is None:
+        return None
+    r = _Checks(doc, issues)
+    warn = c.get("warn_at")  # 0 < warn_at < 1: the schema checks it
+    escalation = c.get("escalation")
+    if not isinstance(escalation, dict):  # a breached request must go somewhere
+        r.fail(("service_request",), "missing required key 'escalation'")
+        escalation = {}
+    params = ServiceRequestParams(
+        response_sla_hours=int(c.get("response_sla_hours") or 1),
+        warn_at=float(warn) if isinstance(warn, int | float) else 0.75,
+        task=r.task_of(c.get("task"), ("service_request", "task")),
+        escalation_to=str(escalation.get("to_role", "")),
+    )
+    return params if r.ok else None
+
+
+def build_visit(doc: Document, issues: list[PolicyIssue]) -> VisitParams | None:
+    """The typed key_account_visit parameters of a schema-valid processes.yaml; None (with
+    issues)."""
+    c = _section(doc, "key_account_visit")
+    if c is None:
+        return None
+    r = _Checks(doc, issues)
+    where = ("key_account_visit",)
+    escalation: dict[str, Any] = c["escalation"] if isinstance(c.get("escalation"), dict) else {}
+    params = VisitParams(
+        visit_every_seconds=r.positive(c, where, "visit_every"),
+        jitter_seconds=_secs(c.get("jitter")),
+        task=r.task_of(c.get("task"), (*where, "task")),
+        escalation_after_seconds=r.positive(escalation, (*where, "escalation"), "after"),
+        escalation_to=str(escalation.get("to_role", "")),
     )
     return params if r.ok else None

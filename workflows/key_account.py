@@ -17,7 +17,7 @@ warning is recorded and sent to the CRM; at breach the task is escalated to
 the elapsed time. When the customer's strategy sets `proactive_service`, a
 `service_follow_up` call task follows the answer and its outcome is recorded.
 Signals: `cancel`. Updates: `complete_task`. Queries: `state`. Timers: warning, breach.
-End states: `met`, `breached`, `cancelled`.
+End states: `met`, `breached`, `cancelled`, `not_applicable` (customer gone).
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ with workflow.unsafe.imports_passed_through():
         ServiceRequestInput,
         VisitInput,
     )
+    from workflows.process_plans import ServiceRequestPlan, VisitPlan
     from workflows.tasks import ACTIVITY_TIMEOUT
 
 HOUR = 3600.0  # unit conversion of response_sla_hours
@@ -66,20 +67,18 @@ class VisitWorkflow(ProcessBase):
             await self._sleep(inp.first_delay_seconds, self._gone)
         if self._gone() or self._cancel:
             return await self._left()
-        plan = await self._plan("key_account_visit")
-        every = plan.params.get("customer", {}).get("actions", {}).get("visit_every")
+        plan = await self._typed_plan("key_account_visit", VisitPlan)
+        every = plan.params.customer.get("actions", {}).get("visit_every")
         if not plan.active or not every:
             return await self._finish("left", reason=plan.reason or "strategy sets no visit_every")
         p = plan.params
         self._set_stage("visit")
-        escalation = p.get("escalation") or {}
-        spec = self._spec(f"c{inp.cycle}/visit", p["task"], {"cycle": inp.cycle})
+        escalation = p.escalation
+        spec = self._spec(f"c{inp.cycle}/visit", p.task.block(), {"cycle": inp.cycle})
         done = await self._task(
             spec,
             wake=self._gone,
-            escalate=(float(escalation["after_seconds"]), str(escalation["to_role"]))
-            if escalation
-            else None,
+            escalate=(escalation.after_seconds, escalation.to_role) if escalation else None,
         )
         if done is not None:
             result = done.result
@@ -88,8 +87,8 @@ class VisitWorkflow(ProcessBase):
         if self._gone() or self._cancel:
             return await self._left()
         self._set_stage("waiting_next_cycle")
-        jitter = float(p.get("jitter_seconds", 0.0))
-        period = float(p["visit_every_seconds"])
+        jitter = p.jitter_seconds
+        period = p.visit_every_seconds
         await self._sleep(period + workflow.random().uniform(-jitter, jitter) / 2, self._gone)
         if self._gone() or self._cancel:
             return await self._left()
@@ -111,10 +110,12 @@ class ServiceRequestWorkflow(ProcessBase):
     async def run(self, inp: ServiceRequestInput) -> ProcessResult:
         """Open the request task; warn, escalate at breach; record met / breached."""
         self._begin(inp.customer_id)
-        plan = await self._plan("service_request")
+        plan = await self._typed_plan("service_request", ServiceRequestPlan)
+        if not plan.active:  # the customer is gone (the dict plan failed here on a KeyError)
+            return await self._finish("not_applicable", reason=plan.reason)
         p = plan.params
-        sla = float(p["response_sla_hours"]) * HOUR
-        warn = sla * float(p["warn_at"])
+        sla = p.response_sla_hours * HOUR
+        warn = sla * p.warn_at
         started = workflow.now()
         self._facts.update({"request_id": inp.request_id, "sla_seconds": sla})
         await self._step(
@@ -122,7 +123,7 @@ class ServiceRequestWorkflow(ProcessBase):
         )
         spec = self._spec(
             "response",
-            p["task"],
+            p.task.block(),
             {"request_id": inp.request_id, "subject": inp.subject},
             due_seconds=sla,
         )
@@ -136,7 +137,7 @@ class ServiceRequestWorkflow(ProcessBase):
             done = await self._await_task(spec, timeout=sla - warn)
             if done is None and self._cancel is None:
                 self._set_stage("breached")
-                to = str(p["escalation"]["to_role"])
+                to = p.escalation.to_role
                 await workflow.execute_activity(
                     "close_task",
                     TaskClose(spec.task_id, "escalated", queue=to),
@@ -154,7 +155,7 @@ class ServiceRequestWorkflow(ProcessBase):
             outcome=done.result["outcome"],
             actor=done.actor,
         )
-        if p.get("customer", {}).get("actions", {}).get("proactive_service"):
+        if p.customer.get("actions", {}).get("proactive_service"):
             await self._follow_up(inp)
         return await self._finish(verdict, elapsed_seconds=elapsed, answer=done.result["outcome"])
 

@@ -140,5 +140,47 @@ class ClosurePlan:
     reason: str = ""
 
 
+@dataclass
+class ServiceRequestTerms:
+    """The service request's parameters (see `rules.process_params.ServiceRequestParams`)."""
+
+    response_sla_hours: int = 72
+    warn_at: float = 0.75
+    task: CallTask = field(default_factory=lambda: CallTask("service_request", "agent"))
+    escalation: Escalation = field(default_factory=Escalation)
+    customer: dict[str, Any] = field(default_factory=dict)  # facts the process branches on
+
+
+@dataclass
+class ServiceRequestPlan:
+    """`load_plan`'s answer for the service request."""
+
+    active: bool
+    policy_version: str
+    params: ServiceRequestTerms = field(default_factory=ServiceRequestTerms)
+    reason: str = ""
+
+
+@dataclass
+class VisitTerms:
+    """The key-account visit's parameters (see `rules.process_params.VisitParams`)."""
+
+    visit_every_seconds: float = 0.0
+    jitter_seconds: float = 0.0
+    task: CallTask = field(default_factory=lambda: CallTask("key_account_visit", "agent"))
+    escalation: Escalation | None = None
+    customer: dict[str, Any] = field(default_factory=dict)  # facts the process branches on
+
+
+@dataclass
+class VisitPlan:
+    """`load_plan`'s answer for the key-account visit."""
+
+    active: bool
+    policy_version: str
+    params: VisitTerms = field(default_factory=VisitTerms)
+    reason: str = ""
+
+
 # what `load_plan` answers for a process with a typed plan
-TypedPlan = HazardPlan | ClosurePlan | CallbackPlan
+TypedPlan = HazardPlan | ClosurePlan | CallbackPlan | ServiceRequestPlan | VisitPlan

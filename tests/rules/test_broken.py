@@ -407,6 +407,24 @@ CASES = [
         ],
     ),
     (
+        "service_request_without_escalation",
+        "processes.yaml",
+        "  escalation:\n    after: PT24H\n    to_role: supervisor\n",
+        "",
+        [
+            "processes.yaml:46:3: service_request: missing required key 'escalation'",
+        ],
+    ),
+    (
+        "visit_zero_period",
+        "processes.yaml",
+        "  visit_every: P1M\n",
+        "  visit_every: PT0H\n",
+        [
+            "processes.yaml:35:16: key_account_visit.visit_every: visit_every must be longer than zero (got 'PT0H')",
+        ],
+    ),
+    (
         "missing_required",
         "points.yaml",
         "  survey: 50\n",

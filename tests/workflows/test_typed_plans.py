@@ -13,9 +13,21 @@ from temporalio.converter import DataConverter
 
 import rules
 from activities.inbox import with_seconds
-from activities.process_plans import callback_plan, closure_plan, hazard_plan
+from activities.process_plans import (
+    callback_plan,
+    closure_plan,
+    hazard_plan,
+    service_request_plan,
+    visit_plan,
+)
 from workflows.payloads import ProcessPlan
-from workflows.process_plans import CallbackPlan, ClosurePlan, HazardPlan
+from workflows.process_plans import (
+    CallbackPlan,
+    ClosurePlan,
+    HazardPlan,
+    ServiceRequestPlan,
+    VisitPlan,
+)
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
 DAY = 86400.0
@@ -103,3 +115,34 @@ def test_a_callback_plan_recorded_as_a_dict_decodes_to_the_same_waits() -> None:
         new.params.after_max_tries,
         new.params.escalation,
     )
+
+
+def test_service_request_plan_takes_the_strategy_sla_as_whole_hours() -> None:
+    bundle = rules.load_bundle(POLICIES)
+    p = service_request_plan(bundle, {}, FACTS).params
+    assert (p.response_sla_hours, p.warn_at, p.escalation.to_role) == (72, 0.75, "supervisor")
+    assert p.task.block()["kind"] == "service_request"
+    assert (
+        service_request_plan(bundle, {"response_sla_hours": 24}, {}).params.response_sla_hours == 24
+    )
+    assert (
+        service_request_plan(bundle, {"response_sla_hours": "24"}, {}).params.response_sla_hours
+        == 72
+    )
+    params = {**bundle.processes["service_request"], "response_sla_hours": 24, "customer": FACTS}
+    old = ProcessPlan(True, bundle.version, with_seconds(params))
+    decoded = _decode(old, ServiceRequestPlan)
+    decoded.params.escalation.after_seconds = 0.0  # recorded, never read (breach escalates)
+    assert decoded == service_request_plan(bundle, {"response_sla_hours": 24}, FACTS)
+
+
+def test_visit_plan_takes_the_strategy_period_and_decodes_from_the_dict() -> None:
+    bundle = rules.load_bundle(POLICIES)
+    p = visit_plan(bundle, {"visit_every": "P6M"}, FACTS).params
+    assert (p.visit_every_seconds, p.jitter_seconds) == (183 * DAY, 3 * DAY)
+    assert p.escalation is not None and p.escalation.after_seconds == 48 * 3600.0
+    ignored = visit_plan(bundle, {"visit_every": 7}, {}).params  # no duration: the default
+    assert ignored.visit_every_seconds == visit_plan(bundle, {}, {}).params.visit_every_seconds
+    params = {**bundle.processes["key_account_visit"], "visit_every": "P6M", "customer": FACTS}
+    old = ProcessPlan(True, bundle.version, with_seconds(params))
+    assert _decode(old, VisitPlan) == visit_plan(bundle, {"visit_every": "P6M"}, FACTS)
