@@ -75,6 +75,12 @@ class TooLarge(DomainError):
     status, code = 413, "too_large"
 
 
+class Unavailable(DomainError):
+    """A service the operation needs (Temporal) does not answer; nothing was done (503)."""
+
+    status, code = 503, "unavailable"
+
+
 def no_active_policy() -> Conflict:
     """The error of every operation that needs an active policy version."""
     return Conflict("No active policy", "activate a policy version first")
