@@ -19,7 +19,7 @@ from store.models import Assignment, AuditEntry, Customer, IdempotencyRecord
 from tests.faults.conftest import Children, count, outbox_depth, until
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
-N = 3000
+N = 10_000  # the largest batch: set-based ingest stores smaller ones too fast to interrupt
 
 
 async def test_kill_api_during_batch_then_retry(
@@ -41,7 +41,11 @@ async def test_kill_api_during_batch_then_retry(
     api = children.api()
     async with httpx.AsyncClient(timeout=300) as http:
         first = asyncio.create_task(http.post(url, json=records, headers=headers))
-        await asyncio.sleep(1.5)  # the batch is being segmented / its processes started
+        # kill once the request holds its key (its body is read and the batch is running)
+        for _ in range(3000):
+            if first.done() or count(sessions, IdempotencyRecord) == 1:
+                break
+            await asyncio.sleep(0.01)
         assert not first.done(), "the batch finished before the kill: make it bigger"
         Children.kill(api)
         with pytest.raises(httpx.TransportError):
