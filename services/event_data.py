@@ -8,25 +8,13 @@ Temporal after the answer.
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, Strict
+from pydantic import BaseModel, ConfigDict, Field
+
+from workflows.json_types import IsoDateTime
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
-
-
-def _iso_text(value: Any) -> Any:
-    # JSON carries dates as text; a number would otherwise pass as a Unix timestamp
-    if not isinstance(value, str | date):
-        raise ValueError("an ISO 8601 date or date-time text is required")
-    return value
-
-
-# strict models refuse text for a date in Python mode (the API validates parsed JSON): these
-# fields alone parse ISO text, and nothing else
-IsoDateTime = Annotated[datetime, Strict(False), BeforeValidator(_iso_text)]
-IsoDate = Annotated[date, Strict(False), BeforeValidator(_iso_text)]
 
 
 class _Data(BaseModel):

@@ -16,8 +16,9 @@ from pydantic import Field
 
 from services import protections
 from services.errors import Conflict, Invalid, Issue
-from services.event_data import Id, IsoDate, _Data
+from services.event_data import Id, _Data
 from workflows.arrears_payloads import ProtectionChanged, RegistrationReviewInput
+from workflows.json_types import IsoDate
 
 DEFAULT_REVIEW_AHEAD = 30 * 86400.0
 
