@@ -20,7 +20,7 @@ from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from services.errors import CODE_STATUS, UNKNOWN_CODE, DomainError, Issue
 from store import audit
@@ -252,7 +252,7 @@ async def complete(
         await asyncio.to_thread(_reject, sessions, task, principal, request_id, str(err.cause))
         raise TaskError("conflict", f"the workflow refused: {err.cause}") from err
     except RPCError as err:
-        if "not found" in str(err).lower():
+        if err.status == RPCStatusCode.NOT_FOUND:  # no such run, or it has ended
             await asyncio.to_thread(_reject, sessions, task, principal, request_id, "not running")
             raise TaskError("conflict", "the workflow of this task is no longer running") from err
         raise TaskError("unavailable", "Temporal unavailable; nothing was recorded") from err
