@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 import rules
 from rules import ownership
 from rules.abc import CutPoints
-from services import abc_cuts
+from services import abc_cuts, points
 from store.models import Assignment, Customer
 
 CUSTOMERS = cast(sa.Table, Customer.__table__)
@@ -137,6 +137,8 @@ def ingest(
     cuts = cuts if cuts is not None else abc_cuts.current(session, bundle)
     results = rules.segment_population(bundle, stored, validated=True, cuts=cuts)
     old = current_assignments(session, [r.customer_id for r in results])
+    # new customers (none has an assignment yet): the CRM's points as their opening lots
+    points.open_balances(session, bundle, [r for r in stored if r["customer_id"] not in old], "crm")
     now = datetime.now(UTC)
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
