@@ -30,6 +30,7 @@ from rules.build_strategies import (
 from rules.errors import PolicyError, PolicyIssue, did_you_mean
 from rules.floor import check_floor
 from rules.model import Bundle
+from rules.outage_params import build_one_task, build_outage
 from rules.process_params import (
     build_callback,
     build_closure,
@@ -138,6 +139,9 @@ def _build(texts: dict[str, str], docs: dict[str, Document], issues: list[Policy
     service_request = build_service_request(docs["processes.yaml"], issues)
     visit = build_visit(docs["processes.yaml"], issues)
     scheduled = build_scheduled(docs["processes.yaml"], issues)
+    switchable = {k for link in links if link.name == "outage_notice" for k in link.parameters}
+    outage = build_outage(docs["processes.yaml"], issues, switchable)
+    one_task = build_one_task(docs["processes.yaml"], issues)
     points = build_points(docs["points.yaml"], issues)
     normalised = json.dumps(
         {name: docs[name].data for name in FILES},
@@ -172,6 +176,8 @@ def _build(texts: dict[str, str], docs: dict[str, Document], issues: list[Policy
         service_request=service_request,
         key_account_visit=visit,
         scheduled=scheduled,
+        outage_notice=outage,
+        one_task=one_task,
     )
 
 
