@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import rules
-from activities.inbox import with_seconds
+from rules.durations import is_duration, parse_duration
 from store.models import Assignment
 
 FLAGS = ("early_reminder", "onsite_collection_early", "prepayment_recommended", "tracking")
@@ -18,6 +18,10 @@ def params(bundle: rules.Bundle, row: Assignment) -> dict[str, Any]:
     defaults = bundle.processes.get("arrears", {})
     mine = (row.processes or {}).get("arrears", {})
     out: dict[str, Any] = {f: bool(mine.get(f, defaults.get(f, False))) for f in FLAGS}
-    out.update(with_seconds(bundle.processes.get("arrears_strategy", {})))
-    out.pop("description", None)
+    mechanics = bundle.processes.get("arrears_strategy", {})
+    out.update({k: v for k, v in mechanics.items() if k != "description"})
+    # the one duration of the section (its schema says so), as seconds for the workflow
+    wait = mechanics.get("early_reminder_wait")
+    if is_duration(wait):
+        out["early_reminder_wait_seconds"] = parse_duration(str(wait)).total_seconds()
     return out

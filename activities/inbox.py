@@ -13,12 +13,10 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
-import rules
 from activities import policy_store
 from activities.feedback import FeedbackActivities
 from activities.process_plans import TYPED
 from activities.routing import route
-from rules.durations import is_duration
 from store import audit
 from store.models import (
     Assignment,
@@ -39,24 +37,6 @@ from workflows.payloads import (
     TaskSpec,
 )
 from workflows.process_plans import TypedPlan
-
-
-def with_seconds(params: dict[str, Any]) -> dict[str, Any]:
-    """Copy of `params` where each ISO-8601 duration `x` also appears as `x_seconds`, at
-    every depth (workflows get plain numbers and never parse durations themselves)."""
-    out: dict[str, Any] = {}
-    for key, value in params.items():
-        if isinstance(value, dict):
-            out[key] = with_seconds(value)
-        elif isinstance(value, list):
-            out[key] = [with_seconds(v) if isinstance(v, dict) else v for v in value]
-        else:
-            out[key] = value
-            # the full grammar, not just a leading "P": free text ("Planned-outage ...") is
-            # no duration, and a failing activity would retry for ever
-            if is_duration(value):
-                out[f"{key}_seconds"] = rules.parse_duration(value).total_seconds()
-    return out
 
 
 def plan_facts(customer: Customer, row: Assignment) -> dict[str, Any]:
@@ -99,13 +79,9 @@ class InboxActivities:
             if typed is not None:  # typed parameters, checked when the bundle loaded
                 overrides = row.processes.get(req.process, {})
                 return typed(bundle, overrides, plan_facts(customer, row))
-            # process mechanics from processes.yaml, overridden by the strategy's parameters
-            params = {
-                **bundle.processes.get(req.process, {}),
-                **row.processes.get(req.process, {}),
-                "customer": plan_facts(customer, row),
-            }
-            return ProcessPlan(True, row.policy_version, with_seconds(params))
+            # every process that reads a customer's plan has a typed one (TYPED); another
+            # name is no process of this policy
+            return ProcessPlan(False, bundle.version, {}, f"no typed plan for {req.process}")
 
     @activity.defn(name="open_task")
     def open_task(self, spec: TaskSpec) -> str:

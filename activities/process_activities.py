@@ -20,12 +20,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 import rules
 from activities import policy_store
-from activities.inbox import with_seconds
+from activities.process_plans import POLICY_TYPED
 from store import audit
 from store.models import Assignment, Case, Customer, OutboxMessage, Task
 from workflows.calendar import CutoffCalendar
 from workflows.catalogue import CATALOGUE
-from workflows.payloads import LeaveSignal, ProcessPlan
+from workflows.payloads import LeaveSignal
 from workflows.process_payloads import (
     AccountClosure,
     AccountClosureResult,
@@ -38,6 +38,7 @@ from workflows.process_payloads import (
     ProcessParamsRequest,
     Settlement,
 )
+from workflows.process_plans import OneTaskPlan, PolicyPlan
 
 log = logging.getLogger(__name__)
 
@@ -84,14 +85,15 @@ class ProcessActivities:
         )
 
     @activity.defn(name="load_process_params")
-    def load_process_params(self, req: ProcessParamsRequest) -> ProcessPlan:
-        """A process's policy defaults (for processes that are not about one customer)."""
+    def load_process_params(self, req: ProcessParamsRequest) -> PolicyPlan:
+        """A process's typed plan, for processes that are not about one customer (the
+        outage campaign, the one-task processes); built when the bundle loaded."""
         with self._sessions() as s:
             bundle = self._bundle(s, req.policy_version)
-            params = bundle.processes.get(req.process)
-            if params is None:
-                return ProcessPlan(False, bundle.version, {}, f"no process {req.process}")
-            return ProcessPlan(True, bundle.version, with_seconds(params))
+        build = POLICY_TYPED.get(req.process)
+        if build is None:  # the catalogue names no such process: nothing to run
+            return OneTaskPlan(False, bundle.version, reason=f"no typed plan for {req.process}")
+        return build(bundle)
 
     @activity.defn(name="load_calendar")
     def load_calendar(self, req: CalendarRequest) -> CutoffCalendar:
@@ -103,7 +105,7 @@ class ProcessActivities:
     def feeder_customers(self, req: FeederRequest) -> FeederCustomers:
         """Active customers on the feeder: outage-sensitive and important ones first."""
         with self._sessions() as s:
-            defaults = policy_store.active_bundle(s).processes.get("outage_notice", {})
+            defaults = policy_store.active_bundle(s).outage_notice
             rows = s.execute(
                 select(Customer, Assignment)
                 .join(Assignment, Assignment.customer_id == Customer.customer_id)
@@ -111,16 +113,19 @@ class ProcessActivities:
             ).all()
             out: list[FeederCustomer] = []
             for customer, row in rows:
-                p = with_seconds({**defaults, **row.processes.get("outage_notice", {})})
+                if defaults is None:  # the policy failed to build them: nobody to notify
+                    break
+                # the customer's strategy (channels, lead, switches) over the policy's terms
+                p = defaults.for_customer((row.processes or {}).get("outage_notice", {}))
                 out.append(
                     FeederCustomer(
                         customer_id=customer.customer_id,
                         category=row.category,
                         sensitive="outage_sensitive" in (row.tags or []),
-                        channels=list(p.get("channels") or []),
-                        lead_seconds=float(p.get("lead_seconds", 0.0)),
-                        pre_negotiation=bool(p.get("pre_negotiation_required")),
-                        satisfaction_callback=bool(p.get("satisfaction_callback_required")),
+                        channels=list(p.channels),
+                        lead_seconds=p.lead_seconds,
+                        pre_negotiation=p.pre_negotiation_required,
+                        satisfaction_callback=p.satisfaction_callback_required,
                         outage_count_12m=customer.outage_count_12m,
                         outage_minutes_12m=customer.outage_minutes_12m,
                     )

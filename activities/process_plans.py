@@ -3,7 +3,9 @@
 `load_plan` hands a process listed in `TYPED` its typed plan (workflows.process_plans)
 instead of the parameter dict: the policy's typed parameters (built and checked when the
 bundle loads) with the customer's strategy switches applied, plus the customer's facts.
-A bundle without them (it failed to build them) gives an inactive plan with the reason.
+`load_process_params` hands the processes that are not about one customer (`POLICY_TYPED`:
+the outage campaign and the one-task processes) theirs. A bundle without them (it failed to
+build them) gives an inactive plan with the reason.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 
 import rules
 from rules.arrears_params import TaskBlock
+from rules.outage_params import ONE_TASK
 from rules.scheduled_params import SCHEDULED
 from workflows.arrears_payloads import TaskBlock as PlanTask
 from workflows.process_plans import (
@@ -26,6 +29,15 @@ from workflows.process_plans import (
     Escalation,
     HazardPlan,
     HazardTerms,
+    Negotiation,
+    OneTask,
+    OneTaskPlan,
+    OneTaskTerms,
+    OutagePlan,
+    OutageTask,
+    OutageTerms,
+    PolicyPlan,
+    SatisfactionCall,
     ScheduledPlan,
     ScheduledTerms,
     ServiceRequestPlan,
@@ -168,4 +180,45 @@ TYPED: dict[str, PlanBuilder] = {
     "service_request": service_request_plan,
     "key_account_visit": visit_plan,
     **{name: partial(scheduled_plan, name) for name in SCHEDULED},
+}
+
+
+def _outage_task(t: TaskBlock) -> OutageTask:
+    return OutageTask(t.task, t.assignee_role, t.due_seconds)
+
+
+def outage_plan(bundle: rules.Bundle) -> OutagePlan:
+    """The outage campaign's policy defaults (customers' own terms come per feeder)."""
+    o = bundle.outage_notice
+    if o is None:
+        return OutagePlan(False, bundle.version, reason="no outage_notice parameters in the policy")
+    terms = OutageTerms(
+        lead_seconds=o.lead_seconds,
+        channels=list(o.channels),
+        pre_negotiation_required=o.pre_negotiation_required,
+        pre_negotiation=Negotiation(_outage_task(o.negotiation)) if o.negotiation else None,
+        satisfaction_callback_required=o.satisfaction_callback_required,
+        satisfaction_callback=SatisfactionCall(
+            o.satisfaction_after_seconds, _outage_task(o.satisfaction)
+        )
+        if o.satisfaction
+        else None,
+    )
+    return OutagePlan(True, bundle.version, terms)
+
+
+def one_task_plan(name: str, bundle: rules.Bundle) -> OneTaskPlan:
+    """A one-task process's plan (outage_plan_review, service_follow_up)."""
+    typed = bundle.one_task.get(name)
+    if typed is None:
+        return OneTaskPlan(False, bundle.version, reason=f"no {name} parameters in the policy")
+    t = typed.task
+    task = OneTask(kind=t.task, assignee_role=t.assignee_role, due_seconds=t.due_seconds)
+    return OneTaskPlan(True, bundle.version, OneTaskTerms(task))
+
+
+# processes not about one customer, whose workflows read a typed plan
+POLICY_TYPED: dict[str, Callable[[rules.Bundle], PolicyPlan]] = {
+    "outage_notice": outage_plan,
+    **{name: partial(one_task_plan, name) for name in ONE_TASK},
 }

@@ -30,6 +30,8 @@ from rules.build_strategies import (
 from rules.errors import PolicyError, PolicyIssue, did_you_mean
 from rules.floor import check_floor
 from rules.model import Bundle
+from rules.outage_params import build_one_task, build_outage
+from rules.population_run import check_population_run
 from rules.process_params import (
     build_callback,
     build_closure,
@@ -127,6 +129,7 @@ def _build(texts: dict[str, str], docs: dict[str, Document], issues: list[Policy
     selectors = selectors_for(seg.declared_tags, seg.declared_tiers)
     strategies = build_strategies(strat_doc, params, selectors, issues)
     processes = check_processes(docs["processes.yaml"], issues)
+    check_population_run(docs["processes.yaml"], issues)
     links = build_links(strat_doc, params, set(processes), issues)
     calendars = check_calendars(docs["calendars.yaml"], issues)
     # the regulatory floor of the named jurisdiction, then the typed arrears ladder
@@ -138,6 +141,9 @@ def _build(texts: dict[str, str], docs: dict[str, Document], issues: list[Policy
     service_request = build_service_request(docs["processes.yaml"], issues)
     visit = build_visit(docs["processes.yaml"], issues)
     scheduled = build_scheduled(docs["processes.yaml"], issues)
+    switchable = {k for link in links if link.name == "outage_notice" for k in link.parameters}
+    outage = build_outage(docs["processes.yaml"], issues, switchable)
+    one_task = build_one_task(docs["processes.yaml"], issues)
     points = build_points(docs["points.yaml"], issues)
     normalised = json.dumps(
         {name: docs[name].data for name in FILES},
@@ -172,6 +178,8 @@ def _build(texts: dict[str, str], docs: dict[str, Document], issues: list[Policy
         service_request=service_request,
         key_account_visit=visit,
         scheduled=scheduled,
+        outage_notice=outage,
+        one_task=one_task,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from rules.arrears_params import ArrearsParams
 from rules.conditions import Cond, Derived, FieldSpec
 from rules.jurisdiction import Floor
+from rules.outage_params import OutageParams, TaskParams
 from rules.process_params import (
     CallbackParams,
     ClosureParams,
@@ -149,6 +150,8 @@ class Bundle:
     service_request: ServiceRequestParams | None = None
     key_account_visit: VisitParams | None = None
     scheduled: dict[str, ScheduledParams] = field(default_factory=dict)  # by process name
+    outage_notice: OutageParams | None = None  # rules.outage_params
+    one_task: dict[str, TaskParams] = field(default_factory=dict)  # by process name
 
     @property
     def tag_names(self) -> tuple[str, ...]:

@@ -154,6 +154,9 @@ class _Checks(_Reader):
             return TaskBlock("", "")
         if isinstance(block, dict) and "kind" in block:  # `kind` names the task too
             block = {**block, "task": block["kind"]}
+        elif isinstance(block, dict) and "task" not in block:
+            self.fail(path, "missing required key 'kind' (the task kind to open)")
+            return TaskBlock("", "")
         t = self.task(block, path)
         if isinstance(block, dict):
             self.positive(block, path, "due")

@@ -18,7 +18,7 @@ import rules
 from activities import policy_store
 from activities.segmentation import segment_all
 from config import Settings
-from services import customers, events
+from services import customers, event_types, events
 from services.errors import Conflict
 from store import audit, db
 from store.models import Transition
@@ -103,8 +103,9 @@ def test_event_start_conflict_is_refused_at_accept_time(sessions: sessionmaker[S
     put(sessions, {"customer_id": "EV1", "tariff": "residential"})
 
     def event(eid: str, request: str) -> dict[str, Any]:
-        data = {"request_id": request}
-        ev = events.Event(eid, "closure_requested", "EV1", data, audit.digest([eid, request]))
+        body = {"event_id": eid, "type": "closure_requested", "customer_id": "EV1",
+                "data": {"request_id": request}}  # fmt: skip
+        ev = event_types.parse(body)
         with sessions() as s:
             return events.accept(s, engines, ev, "crm", eid)
 

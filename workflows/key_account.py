@@ -25,15 +25,14 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.payloads import LeaveSignal, ProcessPlan, TaskClose
+    from workflows.payloads import LeaveSignal, TaskClose
     from workflows.process_base import ProcessBase
     from workflows.process_payloads import (
-        ProcessParamsRequest,
         ProcessResult,
         ServiceRequestInput,
         VisitInput,
     )
-    from workflows.process_plans import ServiceRequestPlan, VisitPlan
+    from workflows.process_plans import OneTaskPlan, ServiceRequestPlan, VisitPlan
     from workflows.tasks import ACTIVITY_TIMEOUT
 
 HOUR = 3600.0  # unit conversion of response_sla_hours
@@ -161,16 +160,11 @@ class ServiceRequestWorkflow(ProcessBase):
 
     async def _follow_up(self, inp: ServiceRequestInput) -> None:
         """Proactive service: a follow-up call after the answer (its result is recorded)."""
-        follow: ProcessPlan = await workflow.execute_activity(
-            "load_process_params",
-            ProcessParamsRequest("service_follow_up", self._version),
-            result_type=ProcessPlan,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-        )
+        follow = await self._policy_plan("service_follow_up", OneTaskPlan, self._version)
         if not follow.active:
             return
         self._set_stage("follow_up")
-        spec = self._spec("follow_up", follow.params["task"], {"request_id": inp.request_id})
+        spec = self._spec("follow_up", follow.params.task.block(), {"request_id": inp.request_id})
         done = await self._task(spec)
         if done is not None:
             await self._step("follow_up", outcome=done.result["outcome"], actor=done.actor)

@@ -27,12 +27,11 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-from typing import Any
 
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.payloads import ProcessPlan, TaskSpec
+    from workflows.payloads import TaskSpec
     from workflows.process_base import ProcessBase
     from workflows.process_payloads import (
         CustomerFeedback,
@@ -40,9 +39,9 @@ with workflow.unsafe.imports_passed_through():
         FeederCustomers,
         FeederRequest,
         OutageInput,
-        ProcessParamsRequest,
         ProcessResult,
     )
+    from workflows.process_plans import OneTaskPlan, OutagePlan, OutageTask
     from workflows.tasks import ACTIVITY_TIMEOUT
 
 
@@ -59,12 +58,7 @@ class OutageWorkflow(ProcessBase):
     async def run(self, inp: OutageInput) -> ProcessResult:
         """Negotiate, notify, and call back after the outage."""
         self._begin("")
-        plan: ProcessPlan = await workflow.execute_activity(
-            "load_process_params",
-            ProcessParamsRequest("outage_notice"),
-            result_type=ProcessPlan,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-        )
+        plan = await self._policy_plan("outage_notice", OutagePlan)
         self._pin(plan.policy_version)
         p = plan.params
         starts, ends = datetime.fromisoformat(inp.starts_at), datetime.fromisoformat(inp.ends_at)
@@ -105,11 +99,14 @@ class OutageWorkflow(ProcessBase):
 
         first_notice = min((notice_at(c) for c in customers), default=starts)
         negotiate = [c for c in customers if c.pre_negotiation]
-        if negotiate:
+        if negotiate and p.pre_negotiation is not None:
             self._set_stage("pre_negotiation")
-            block = p["pre_negotiation"]["task"]
             outcomes = await self._tasks(
-                negotiate, "negotiate", block, inp, (first_notice - workflow.now()).total_seconds()
+                negotiate,
+                "negotiate",
+                p.pre_negotiation.task,
+                inp,
+                (first_notice - workflow.now()).total_seconds(),
             )
             self._facts["pre_negotiation"] = outcomes
             await self._step("pre_negotiation", outcomes=outcomes)
@@ -144,7 +141,7 @@ class OutageWorkflow(ProcessBase):
             )
         if self._cancel is None:
             self._set_stage("outage")
-            after = float(p.get("satisfaction_callback", {}).get("after_seconds", 0.0))
+            after = p.satisfaction_callback.after_seconds if p.satisfaction_callback else 0.0
             await self._until(ends + timedelta(seconds=after))
         if self._cancel is not None:
             for c in notified:
@@ -164,12 +161,10 @@ class OutageWorkflow(ProcessBase):
               for c in customers),
         )  # fmt: skip
         callers = [c for c in customers if c.satisfaction_callback]
-        if callers:
+        if callers and p.satisfaction_callback is not None:
             self._set_stage("satisfaction_callbacks")
-            block = p["satisfaction_callback"]["task"]
-            outcomes = await self._tasks(
-                callers, "satisfaction", block, inp, float(block["due_seconds"])
-            )
+            task = p.satisfaction_callback.task
+            outcomes = await self._tasks(callers, "satisfaction", task, inp, task.due_seconds)
             self._facts["satisfaction"] = outcomes
             await self._step("satisfaction_callbacks", outcomes=outcomes)
             await self._feedback(
@@ -190,19 +185,14 @@ class OutageWorkflow(ProcessBase):
     ) -> tuple[datetime, datetime]:
         """Objections and reschedule requests reach the planner, who confirms or moves the
         outage; the notices that follow use the confirmed times."""
-        review: ProcessPlan = await workflow.execute_activity(
-            "load_process_params",
-            ProcessParamsRequest("outage_plan_review", self._version),
-            result_type=ProcessPlan,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-        )
+        review = await self._policy_plan("outage_plan_review", OneTaskPlan, self._version)
         if not review.active:
             return starts, ends
-        block = review.params["task"]
+        task = review.params.task
         self._set_stage("plan_review")
         spec = self._spec(
             "plan_review",
-            block,
+            task.block(),
             {
                 "feeder_id": inp.feeder_id,
                 "outage_id": inp.outage_id,
@@ -212,7 +202,7 @@ class OutageWorkflow(ProcessBase):
             },
         )
         spec.customer_id = next(iter(objections))
-        done = await self._task(spec, timeout=float(block["due_seconds"]))
+        done = await self._task(spec, timeout=task.due_seconds)
         if done is None or done.result["outcome"] != "moved":
             await self._step("plan_confirmed", objections=objections,
                              actor=done.actor if done else "timeout")  # fmt: skip
@@ -233,7 +223,7 @@ class OutageWorkflow(ProcessBase):
         self,
         customers: list[FeederCustomer],
         step: str,
-        block: dict[str, Any],
+        task: OutageTask,
         inp: OutageInput,
         timeout: float,
     ) -> dict[str, str]:
@@ -242,7 +232,7 @@ class OutageWorkflow(ProcessBase):
         for c in customers:
             spec = self._spec(
                 f"{step}/{c.customer_id}",
-                block,
+                task.block(),
                 {
                     "feeder_id": inp.feeder_id,
                     "outage_id": inp.outage_id,

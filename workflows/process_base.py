@@ -23,7 +23,6 @@ with workflow.unsafe.imports_passed_through():
         SA_POLICY,
         SA_STAGE,
         PlanRequest,
-        ProcessPlan,
         StepRecord,
         TaskClose,
         TaskCompletion,
@@ -37,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         FeedbackUpdate,
         NoticeRequest,
         NoticeResult,
+        ProcessParamsRequest,
         ProcessResult,
         ProcessState,
     )
@@ -118,19 +118,9 @@ class ProcessBase(HumanTasks):
         self._version = version
         workflow.upsert_search_attributes([POLICY.value_set(version)])
 
-    async def _plan(self, process: str) -> ProcessPlan:
-        """The customer's plan under the active policy; the version is pinned from here on."""
-        plan: ProcessPlan = await workflow.execute_activity(
-            "load_plan",
-            PlanRequest(self._customer, process),
-            result_type=ProcessPlan,
-            start_to_close_timeout=ACTIVITY_TIMEOUT,
-        )
-        self._pin(plan.policy_version)
-        return plan
-
     async def _typed_plan(self, process: str, result_type: type[P]) -> P:
-        """Like `_plan`, for a process whose plan is typed (workflows.process_plans)."""
+        """The customer's typed plan (workflows.process_plans) under the active policy; the
+        version is pinned from here on."""
         plan: P = await workflow.execute_activity(
             "load_plan",
             PlanRequest(self._customer, process),
@@ -138,6 +128,17 @@ class ProcessBase(HumanTasks):
             start_to_close_timeout=ACTIVITY_TIMEOUT,
         )
         self._pin(plan.policy_version)
+        return plan
+
+    async def _policy_plan(self, process: str, result_type: type[P], version: str = "") -> P:
+        """The typed plan of a process not about one customer under policy `version` (empty:
+        the active one, which the caller may pin)."""
+        plan: P = await workflow.execute_activity(
+            "load_process_params",
+            ProcessParamsRequest(process, version),
+            result_type=result_type,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+        )
         return plan
 
     async def _step(self, step: str, **detail: Any) -> None:

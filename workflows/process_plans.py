@@ -204,5 +204,94 @@ class ScheduledPlan:
     reason: str = ""
 
 
+@dataclass
+class OutageTask:
+    """A task of the outage campaign: named by `kind`, due time in seconds."""
+
+    kind: str = "outage_pre_negotiation"
+    assignee_role: str = "agent"
+    due_seconds: float = 0.0
+
+    def block(self) -> dict[str, Any]:
+        """The task block shape `ProcessBase._spec` reads."""
+        return {"kind": self.kind, "assignee_role": self.assignee_role,
+                "due_seconds": self.due_seconds}  # fmt: skip
+
+
+@dataclass
+class Negotiation:
+    """Pre-negotiation of the outage: one task per customer who asks for it."""
+
+    task: OutageTask = field(default_factory=OutageTask)
+
+
+@dataclass
+class SatisfactionCall:
+    """The satisfaction call-back: `after_seconds` after the outage ends, one task each."""
+
+    after_seconds: float = 0.0
+    task: OutageTask = field(
+        default_factory=lambda: OutageTask("outage_satisfaction_callback", "agent")
+    )
+
+
+@dataclass
+class OutageTerms:
+    """The campaign's policy defaults (see `rules.outage_params.OutageParams`); each
+    customer's own channels, lead and switches reach the workflow with the feeder's list."""
+
+    lead_seconds: float = 0.0
+    channels: list[str] = field(default_factory=list)
+    pre_negotiation_required: bool = False
+    pre_negotiation: Negotiation | None = None
+    satisfaction_callback_required: bool = False
+    satisfaction_callback: SatisfactionCall | None = None
+
+
+@dataclass
+class OutagePlan:
+    """`load_process_params`'s answer for the outage campaign."""
+
+    active: bool
+    policy_version: str
+    params: OutageTerms = field(default_factory=OutageTerms)
+    reason: str = ""
+
+
+@dataclass
+class OneTask:
+    """The task of a one-task process. The policy names it by `kind` or by `task` (plans
+    recorded before typing carry the key the policy used); `block()` names it by the one set."""
+
+    kind: str = ""
+    task: str = ""
+    assignee_role: str = "agent"
+    due_seconds: float = 0.0
+
+    def block(self) -> dict[str, Any]:
+        """The task block shape `ProcessBase._spec` reads."""
+        return {"kind": self.kind or self.task, "assignee_role": self.assignee_role,
+                "due_seconds": self.due_seconds}  # fmt: skip
+
+
+@dataclass
+class OneTaskTerms:
+    """A one-task process's parameters (see `rules.outage_params.TaskParams`)."""
+
+    task: OneTask = field(default_factory=OneTask)
+
+
+@dataclass
+class OneTaskPlan:
+    """`load_process_params`'s answer for outage_plan_review and service_follow_up."""
+
+    active: bool
+    policy_version: str
+    params: OneTaskTerms = field(default_factory=OneTaskTerms)
+    reason: str = ""
+
+
 # what `load_plan` answers for a process with a typed plan
 TypedPlan = HazardPlan | ClosurePlan | CallbackPlan | ServiceRequestPlan | VisitPlan | ScheduledPlan
+# what `load_process_params` answers (processes that are not about one customer)
+PolicyPlan = OutagePlan | OneTaskPlan

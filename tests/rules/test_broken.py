@@ -433,6 +433,52 @@ CASES = [
             "processes.yaml:193:11: special_inspection.period: period must be longer than zero (got 'PT0S')",
         ],
     ),
+    # typed outage and one-task parameters (rules/outage_params.py)
+    (
+        "outage_zero_lead",
+        "processes.yaml",
+        "  lead: P7D\n",
+        "  lead: PT0S\n",
+        [
+            "processes.yaml:60:9: outage_notice.lead: lead must be longer than zero (got 'PT0S')",
+        ],
+    ),
+    (
+        "outage_negotiation_task_missing_while_strategies_switch_it",
+        "processes.yaml",
+        "  pre_negotiation:\n    task:\n      kind: outage_pre_negotiation\n      assignee_role: agent\n      due: P3D\n",
+        "",
+        [
+            "processes.yaml:58:3: outage_notice: missing required key 'pre_negotiation' (a strategy may set pre_negotiation_required)",
+        ],
+    ),
+    (
+        "outage_satisfaction_zero_due",
+        "processes.yaml",
+        "      kind: outage_satisfaction_callback\n      assignee_role: agent\n      due: P3D\n",
+        "      kind: outage_satisfaction_callback\n      assignee_role: agent\n      due: PT0H\n",
+        [
+            "processes.yaml:74:12: outage_notice.satisfaction_callback.task.due: due must be longer than zero (got 'PT0H')",
+        ],
+    ),
+    (
+        "plan_review_task_without_kind",
+        "processes.yaml",
+        "  task: {task: outage_plan_review, assignee_role: supervisor, due: P1D}\n",
+        "  task: {assignee_role: supervisor, due: P1D}\n",
+        [
+            "processes.yaml:159:9: outage_plan_review.task: missing required key 'kind' (the task kind to open)",
+        ],
+    ),
+    (
+        "follow_up_zero_due",
+        "processes.yaml",
+        "    kind: service_follow_up\n    assignee_role: agent\n    due: P3D\n",
+        "    kind: service_follow_up\n    assignee_role: agent\n    due: P0D\n",
+        [
+            "processes.yaml:167:10: service_follow_up.task.due: due must be longer than zero (got 'P0D')",
+        ],
+    ),
     (
         "missing_required",
         "points.yaml",

@@ -6,32 +6,40 @@ one of the parameter dict it replaced, so plans recorded in older histories stil
 
 from __future__ import annotations
 
+import base64
+import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from temporalio.converter import DataConverter
 
 import rules
-from activities.inbox import with_seconds
 from activities.process_plans import (
     callback_plan,
     closure_plan,
     hazard_plan,
+    one_task_plan,
+    outage_plan,
     scheduled_plan,
     service_request_plan,
     visit_plan,
 )
+from tests.workflows.legacy_plans import with_seconds
 from workflows.payloads import ProcessPlan
 from workflows.process_plans import (
     CallbackPlan,
     ClosurePlan,
     HazardPlan,
+    OneTaskPlan,
+    OutagePlan,
     ScheduledPlan,
     ServiceRequestPlan,
     VisitPlan,
 )
 
 POLICIES = Path(__file__).resolve().parents[2] / "policies"
+HISTORIES = Path(__file__).parent / "histories"
 DAY = 86400.0
 FACTS = {"category": "important", "backup_power_compliant": False}
 
@@ -165,3 +173,90 @@ def test_scheduled_plan_takes_the_strategy_period_and_decodes_from_the_dict() ->
     assert _decode(old, ScheduledPlan) == scheduled_plan(
         "special_inspection", bundle, {"period": "P3M"}, FACTS
     )
+
+
+def _recorded(history: str, activity: str) -> list[Any]:
+    """The results of `activity` in a recorded history, as the JSON the workflow decoded."""
+    events = json.loads((HISTORIES / f"{history}.json").read_text())["events"]
+    names = {
+        e["eventId"]: e["activityTaskScheduledEventAttributes"]["activityType"]["name"]
+        for e in events
+        if "activityTaskScheduledEventAttributes" in e
+    }
+    return [
+        json.loads(base64.b64decode(p["data"]))
+        for e in events
+        if (done := e.get("activityTaskCompletedEventAttributes"))
+        and names[done["scheduledEventId"]] == activity
+        for p in done["result"]["payloads"]
+    ]
+
+
+def test_outage_plan_is_typed_from_the_policy() -> None:
+    bundle = rules.load_bundle(POLICIES)
+    plan = outage_plan(bundle)
+    p = plan.params
+    assert plan.active and (p.lead_seconds, p.channels) == (7 * DAY, ["announcement"])
+    assert p.pre_negotiation is not None and p.satisfaction_callback is not None
+    negotiate = {"kind": "outage_pre_negotiation", "assignee_role": "agent", "due_seconds": 3 * DAY}
+    assert p.pre_negotiation.task.block() == negotiate
+    assert (p.satisfaction_callback.after_seconds, p.satisfaction_callback.task.kind) == (
+        DAY,
+        "outage_satisfaction_callback",
+    )
+
+
+def test_a_customer_strategy_sets_channels_lead_and_switches() -> None:
+    bundle = rules.load_bundle(POLICIES)
+    assert bundle.outage_notice is not None
+    mine = bundle.outage_notice.for_customer(
+        {
+            "channels": ["sms", "wechat"],
+            "lead": "P14D",
+            "pre_negotiation_required": True,
+            "satisfaction_callback_required": "yes",
+        }
+    )
+    assert (mine.channels, mine.lead_seconds) == (("sms", "wechat"), 14 * DAY)
+    assert mine.pre_negotiation_required is True
+    assert mine.satisfaction_callback_required is False  # not a boolean: the default stays
+    odd = bundle.outage_notice.for_customer({"lead": "soon", "channels": "sms"})
+    assert (odd.lead_seconds, odd.channels) == (7 * DAY, ("announcement",))
+    # a switch the policy has no task for stays off (a row written under an older bundle)
+    bare = replace(bundle.outage_notice, negotiation=None)
+    assert bare.for_customer({"pre_negotiation_required": True}).pre_negotiation_required is False
+
+
+def test_the_recorded_outage_plan_decodes_into_the_typed_plan() -> None:
+    # the outage history recorded the parameter dict (satisfaction call-back after PT2S)
+    [recorded] = _recorded("outage", "load_process_params")
+    assert "lead_seconds" in recorded["params"]  # really the old shape
+    old = _decode(recorded, OutagePlan)
+    p = old.params
+    assert (old.active, p.lead_seconds, p.channels) == (True, 7 * DAY, ["announcement"])
+    assert p.pre_negotiation is not None and p.pre_negotiation.task.due_seconds == 3 * DAY
+    assert p.satisfaction_callback is not None and p.satisfaction_callback.after_seconds == 2.0
+    bundle = rules.load_bundle(POLICIES)
+    new = outage_plan(bundle).params
+    assert (p.pre_negotiation, p.satisfaction_callback.task) == (
+        new.pre_negotiation,
+        new.satisfaction_callback.task if new.satisfaction_callback else None,
+    )
+
+
+def test_one_task_plans_decode_from_the_dict_whichever_key_named_the_task() -> None:
+    bundle = rules.load_bundle(POLICIES)
+    for name, key in (("outage_plan_review", "task"), ("service_follow_up", "kind")):
+        plan = one_task_plan(name, bundle)
+        assert plan.active and plan.params.task.block() == {
+            "kind": name,
+            "assignee_role": bundle.processes[name]["task"]["assignee_role"],
+            "due_seconds": plan.params.task.due_seconds,
+        }
+        assert plan.params.task.due_seconds > 0
+        assert key in bundle.processes[name]["task"]  # the policy names it this way
+        old = _decode(ProcessPlan(True, bundle.version, with_seconds(bundle.processes[name])),
+                      OneTaskPlan)  # fmt: skip
+        assert old.params.task.block() == plan.params.task.block()
+    gone = one_task_plan("service_follow_up", replace(bundle, one_task={}))
+    assert (gone.active, gone.reason) == (False, "no service_follow_up parameters in the policy")

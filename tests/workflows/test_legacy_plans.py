@@ -1,8 +1,9 @@
-"""Process parameters as the workflows get them: ISO durations doubled as plain seconds."""
+"""The legacy parameter dict (tests/workflows/legacy_plans.py): ISO durations doubled as plain
+seconds, as the recorded histories hold them."""
 
 from __future__ import annotations
 
-from activities.inbox import with_seconds
+from tests.workflows.legacy_plans import with_seconds
 
 
 def test_with_seconds_converts_durations_at_every_depth() -> None:
