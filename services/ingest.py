@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 import rules
 from rules import ownership
 from rules.abc import CutPoints
-from services import abc_cuts, assignment_rows
+from services import abc_cuts, assignment_rows, points
 from store.models import Customer
 
 CUSTOMERS = cast(sa.Table, Customer.__table__)
@@ -126,6 +126,8 @@ def ingest(
     results = rules.segment_population(bundle, stored, validated=True, cuts=cuts)
     # compared by key (services/assignment_rows.py): only changed rows cost a write
     old = assignment_rows.stored(session, [r.customer_id for r in results])
+    # new customers (none has an assignment yet): the CRM's points as their opening lots
+    points.open_balances(session, bundle, [r for r in stored if r["customer_id"] not in old], "crm")
     now = datetime.now(UTC)
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from pathlib import Path
 
 from alembic import command
@@ -77,7 +78,10 @@ def read_sessions(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
     return sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
-WRITER_LOCK_KEY = 0x5E6F10  # the audit chain's advisory lock (store/audit.py)
+WRITER_LOCK_KEY = 0x5E6F10  # the writers' advisory lock (and the chain's, store/audit.py)
+CHAIN_LOCK_KEY = 0x5E6F11  # the audit chain's lock among single-customer writers
+CUSTOMER_LOCK_SPACE = 0x5E6F  # two-key advisory locks (space, CRC-32 of the customer id)
+DEFER_AUDIT = "defer_audit"  # session.info: the transaction whose audit entries wait for commit
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:
@@ -93,6 +97,40 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
         event.listen(factory, "before_flush", _before_flush)
         event.listen(factory, "do_orm_execute", _before_write)
     return factory
+
+
+def customer_writer(session: Session, customer_id: str) -> None:
+    """Make the session's transaction a single-customer writer; call it before its first
+    statement. It writes only `customer_id`'s rows (record, assignment, ledger, its outbox
+    rows) and its audit entries are appended at commit (store/audit.py).
+
+    PostgreSQL lock order, which rules out the deadlock the writer lock was taken for:
+    the writer lock SHARED (so whole-store writers, which take it exclusively, still run
+    alone), then the customer's own lock (two writers of one customer run one after the
+    other, so they cannot wait on each other's rows), then row locks, then, as the last
+    statements before COMMIT, the chain's lock and the audit inserts. The chain's holder
+    waits for no row lock, so writers of different customers overlap except for those few
+    statements. SQLite: BEGIN IMMEDIATE already serialises writers; only the audit entries
+    are deferred (fewer flushes)."""
+    tx = session.get_transaction() or session.begin()
+    if session.get_bind().dialect.name == "postgresql":
+        key = zlib.crc32(customer_id.encode()) - 2**31  # int4; a collision only queues
+        session.connection().exec_driver_sql(
+            f"SELECT pg_advisory_xact_lock_shared({WRITER_LOCK_KEY}),"
+            f" pg_advisory_xact_lock({CUSTOMER_LOCK_SPACE}, {key})"
+        )
+        session.info["writer_locked"] = tx  # so the first write does not take it exclusively
+    session.info[DEFER_AUDIT] = tx
+
+
+def store_writer(session: Session) -> None:
+    """Take the writer lock now, before the transaction's reads (PostgreSQL; SQLite's BEGIN
+    IMMEDIATE already does): for writers that decide from what they read, like a batch that
+    inserts the customers it did not find, which must not read before a concurrent upsert
+    of one of them commits."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.connection()  # begins the transaction the lock belongs to
+        _writer_lock(session)
 
 
 def _before_flush(session: Session, _ctx: object, _instances: object) -> None:

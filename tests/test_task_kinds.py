@@ -56,11 +56,19 @@ def test_strict_types_unknown_keys_and_nulls() -> None:
         ("note", "string_type")
     }
     assert _issues("collection", {"outcome": "promised", "promised_date": "tomorrow"}) == {
-        ("promised_date", "date_from_datetime_parsing")
+        ("promised_date", "date_parsing")
     }
     assert _issues("reinspection", {"results": [{"hazard_id": "H1", "fixed": "yes"}]}) == {
         ("results/0/fixed", "bool_type")
     }
+
+
+@pytest.mark.parametrize("when", ["1764748800", "tomorrow", "2026-12-03T08:00:00 Beijing"])
+def test_a_date_time_is_what_the_workflow_can_read(when: str) -> None:
+    # the outage workflow reads the moved window with datetime.fromisoformat: a numeric text
+    # (a Unix timestamp to pydantic's own parser) must not get that far
+    moved = {"outcome": "moved", "starts_at": when, "ends_at": "2026-12-03T12:00:00+08:00"}
+    assert _issues("outage_plan_review", moved) == {("starts_at", "datetime_parsing")}
 
 
 def test_an_outcome_requires_its_fields_at_each_field() -> None:

@@ -3,23 +3,36 @@
 
 Both validate parsed JSON (Python mode) with strict models: "50" never becomes 50. Dates are
 the exception JSON forces: they arrive as ISO 8601 text, which strict Python mode refuses.
-These types parse that text and nothing else (a number would otherwise pass as a Unix
-timestamp).
+These types take that text and nothing else, parsed by Python's own `fromisoformat`: a
+number (or "1700000000") would otherwise pass as a Unix timestamp, and what is accepted here
+is exactly what the workflows can read back from the payload they receive as sent.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Strict
+from pydantic_core import PydanticCustomError
 
 
-def _iso_text(value: Any) -> Any:
-    if not isinstance(value, str | date):
-        raise ValueError("an ISO 8601 date or date-time text is required")
-    return value
+def _iso(kind: type[date], name: str) -> Callable[[Any], Any]:
+    def parse(value: Any) -> Any:
+        if isinstance(value, kind):
+            return value
+        if not isinstance(value, str):
+            raise PydanticCustomError(f"{name}_type", f"Input should be an ISO 8601 {name} text")
+        try:
+            return kind.fromisoformat(value)
+        except ValueError:
+            raise PydanticCustomError(
+                f"{name}_parsing", f"Input should be an ISO 8601 {name}"
+            ) from None
+
+    return parse
 
 
-IsoDateTime = Annotated[datetime, Strict(False), BeforeValidator(_iso_text)]
-IsoDate = Annotated[date, Strict(False), BeforeValidator(_iso_text)]
+IsoDateTime = Annotated[datetime, Strict(False), BeforeValidator(_iso(datetime, "datetime"))]
+IsoDate = Annotated[date, Strict(False), BeforeValidator(_iso(date, "date"))]
