@@ -17,7 +17,7 @@ from activities import policy_store
 from activities.feedback import FeedbackActivities
 from activities.process_plans import TYPED
 from activities.routing import route
-from store import audit
+from store import audit, db
 from store.models import (
     Assignment,
     AuditEntry,
@@ -58,11 +58,12 @@ class InboxActivities:
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
+        self._reads = db.read_sessions(sessions)  # no write lock for a plan read (SQLite)
 
     @activity.defn(name="load_plan")
     def load_plan(self, req: PlanRequest) -> ProcessPlan | TypedPlan:
         """The process's parameters from the customer's current strategy and the policy."""
-        with self._sessions() as s:
+        with self._reads() as s:
             customer = s.get(Customer, req.customer_id)
             row = s.get(Assignment, req.customer_id)
             if customer is None or customer.status != "active" or row is None:

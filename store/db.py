@@ -51,8 +51,12 @@ def make_engine(url: str, lock_timeout_ms: int = 5000, statement_timeout_ms: int
         @event.listens_for(engine, "begin")
         def _begin_immediate(conn):  # type: ignore[no-untyped-def]
             # Writers queue on SQLite's lock at BEGIN instead of failing mid-transaction with
-            # a stale snapshot; this also serialises appends to the audit hash chain.
-            sqlite_queue.begin(conn.connection.dbapi_connection, conn.exec_driver_sql)
+            # a stale snapshot; this also serialises appends to the audit hash chain. Reads
+            # (read_sessions) take no lock: WAL readers run beside the one writer.
+            if conn.get_execution_options().get(READ_ONLY, False):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                sqlite_queue.begin(conn.connection.dbapi_connection, conn.exec_driver_sql)
 
         return engine
     options = f"-c lock_timeout={lock_timeout_ms} -c statement_timeout={statement_timeout_ms}"
@@ -70,6 +74,20 @@ def _strict_json(value: object) -> str:
     # NaN/Infinity are not JSON: PostgreSQL's json refuses them and other readers choke; the
     # API and the loaders refuse them first, this makes any that slip through an error
     return json.dumps(value, allow_nan=False)
+
+
+READ_ONLY = "segflow_read_only"  # execution option of read_sessions' connections
+
+
+def read_sessions(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+    """Sessions of the same engine for work that only reads. On SQLite their transactions
+    begin deferred, so a read never waits for the write lock (a day-one load keeps it busy
+    for seconds at a time: thousands of plan reads of new processes queued behind it and
+    timed out as "database is locked"); elsewhere they are plain sessions."""
+    engine = sessions.kw.get("bind")
+    if not isinstance(engine, Engine):
+        return sessions
+    return sessionmaker(engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
 
 WRITER_LOCK_KEY = 0x5E6F10  # the writers' advisory lock (and the chain's, store/audit.py)

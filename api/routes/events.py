@@ -89,7 +89,8 @@ async def post_event(
     `type` selects the schema of `data` (one member of the union per type). A refused value
     is a 422 problem+json naming its path: `data.<field>` inside the data (e.g.
     `data.hazards.0.severity`), `body.<field>` in the envelope, `body.type` for an unknown
-    type; `customer_id` when the customer is missing or unknown."""
+    type; `customer_id` when the customer is missing or unknown. Each error carries a stable
+    `code` (`missing`, `extra_forbidden`, `union_tag_invalid`, ...)."""
     response = await run_in_threadpool(
         events.accept, db, app.engine_for, body, principal.name, request.state.request_id
     )

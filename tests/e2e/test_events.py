@@ -85,6 +85,7 @@ async def test_union_refusals_are_problem_json_with_paths(stack: Stack) -> None:
         assert r.status_code == 422, r.text
         assert r.headers["content-type"].startswith("application/problem+json")
         assert {e["path"] for e in r.json()["errors"]} == paths, (body, r.json())
+        assert all(e["code"] for e in r.json()["errors"])  # a stable code beside each path
         again = await _event(stack, event_id=f"u-{i}", customer_id="EV2", type="complaint",
                              data={"topic": "billing"})  # fmt: skip
         assert again.status_code == 200 and "duplicate" not in again.json()  # nothing stored
