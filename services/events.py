@@ -8,6 +8,8 @@ payment_plan_agreed / instalment_missed -> arrears signals; closure_requested ->
 complaint -> feedback points (an outage complaint counts toward outage sensitivity);
 planned_outage -> start `outage` for the feeder; service_request -> start `service_request`;
 new_installation -> old arrears and prepayment meter check (services/new_installation.py).
+The event arrives validated into its member of the union (services/event_types.py); the
+router matches on the member and reads the data's attributes.
 
 The event's answer, its audit entry, any record change and the starts and signals it causes
 (outbox rows) commit together; the relay applies the rows to Temporal after the answer. A

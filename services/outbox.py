@@ -104,7 +104,7 @@ def queue_changes(
     session: Session, changes: Iterable[Changes], source: str | None
 ) -> list[dict[str, Any]]:
     """Queue the rows of assignment changes, cancelling against rows still waiting: a start
-    after a stop (or a stop after a start) of the same workflow that no relay has claimed yet
+    after a stop (or a stop after a start) of the same workflow that no relay has tried yet
     leaves both out, so a customer who leaves and re-enters a segment between two relay
     rounds keeps its running process. Returns the public form of the rows queued."""
     rows = segment_rows(changes, source)
@@ -122,7 +122,9 @@ def queue_changes(
             session.execute(
                 update(Transition)
                 .where(Transition.id.in_(cancel), Transition.lease_owner.is_(None))
-                .where(Transition.status == PENDING)
+                # never tried: a row waiting for its retry may have reached Temporal already
+                # (a call that timed out after the server applied it)
+                .where(Transition.status == PENDING, Transition.attempts == 0)
                 .values(status="skipped", last_error="superseded by a later change",
                         applied_at=datetime.now(UTC))
                 .returning(Transition.id)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import event, select, text
+from sqlalchemy import bindparam, event, select, text
 from sqlalchemy.orm import Session
 
 from store import db
@@ -28,10 +28,14 @@ GENESIS = "0" * 64
 _PENDING = "audit_pending"  # session.info: (transaction, entries) deferred to its commit
 
 
+def digest_text(value: Any) -> str:
+    """The canonical JSON text `digest` hashes (ASCII: non-ASCII characters are escaped)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
 def digest(value: Any) -> str:
     """Stable SHA-256 of a JSON-able value (used for before/after digests)."""
-    data = json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(data.encode()).hexdigest()
+    return hashlib.sha256(digest_text(value).encode()).hexdigest()
 
 
 def _entry_hash(prev_hash: str, fields: dict[str, Any]) -> str:
@@ -107,6 +111,45 @@ def _chain(session: Session, entries: list[AuditEntry]) -> None:
         session.flush()  # one at a time: `seq` follows the chain's order
 
 
+_APPEND_SQL = text(
+    "INSERT INTO audit_log (at, actor, action, target, customer_id, request_id,"
+    " policy_version, detail, prev_hash, hash)"
+    " SELECT CAST(:at AS timestamptz), :actor, :action, :target, :customer_id, :request_id,"
+    " :policy_version, CAST(:detail AS json), p.prev,"
+    " encode(sha256(convert_to(CAST(:head AS text) || p.prev || CAST(:tail AS text),"
+    " 'UTF8')), 'hex')"
+    " FROM (SELECT COALESCE((SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1),"
+    " CAST(:genesis AS text)) AS prev) AS p"
+    " RETURNING seq, prev_hash, hash"
+).bindparams(
+    bindparam("at", type_=AuditEntry.__table__.c.at.type),
+    bindparam("detail", type_=AuditEntry.__table__.c.detail.type),
+)
+
+
+def _halves(fields: dict[str, Any]) -> tuple[str, str]:
+    """The text `_entry_hash` hashes, cut around the previous entry's hash (sorted keys put
+    "prev" between policy_version and request_id), so PostgreSQL can complete and hash it."""
+    before = digest_text({k: v for k, v in fields.items() if k < "prev"})
+    after = digest_text({k: v for k, v in fields.items() if k > "prev"})
+    return before[:-1] + ',"prev":"', '",' + after[1:]
+
+
+def _chain_in_store(session: Session, entries: list[AuditEntry]) -> None:
+    """`_chain` for PostgreSQL in one statement per entry: the store reads the last hash
+    and computes the new one, so the chain's lock is held for two round trips and COMMIT."""
+    for entry in entries:
+        head, tail = _halves(_fields(entry))
+        row = session.execute(
+            _APPEND_SQL,
+            {"at": entry.at, "actor": entry.actor, "action": entry.action,
+             "target": entry.target, "customer_id": entry.customer_id,
+             "request_id": entry.request_id, "policy_version": entry.policy_version,
+             "detail": entry.detail, "head": head, "tail": tail, "genesis": GENESIS},
+        ).one()  # fmt: skip
+        entry.seq, entry.prev_hash, entry.hash = row.seq, row.prev_hash, row.hash
+
+
 def _write_deferred(session: Session) -> None:
     """before_commit of a single-customer writer: its other changes first (their row locks
     are taken before the chain's lock, never after), then the chain's lock and its entries
@@ -117,12 +160,14 @@ def _write_deferred(session: Session) -> None:
     if pending is None or pending[0] is not session.get_transaction() or not pending[1]:
         return
     session.flush()
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": db.CHAIN_LOCK_KEY})
     now = datetime.now(UTC)  # the time it joins the chain: `at` follows `seq`
     for entry in pending[1]:
         entry.at = now
-    _chain(session, pending[1])
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": db.CHAIN_LOCK_KEY})
+        _chain_in_store(session, pending[1])
+    else:
+        _chain(session, pending[1])
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,10 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
+from store import sqlite_queue
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+SQLITE_TIMEOUT_S = 30  # busy timeout between processes, and the writer queue's within one
 
 
 def make_engine(url: str, lock_timeout_ms: int = 5000, statement_timeout_ms: int = 60000) -> Engine:
@@ -22,11 +25,18 @@ def make_engine(url: str, lock_timeout_ms: int = 5000, statement_timeout_ms: int
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # writers of this process take turns first-come first-served (store/sqlite_queue.py)
+        factory = sqlite_queue.connection_class(sqlite_queue.WriterQueue(SQLITE_TIMEOUT_S))
         engine = create_engine(
             url,
-            connect_args={"timeout": 30, "check_same_thread": False},
+            connect_args={"timeout": SQLITE_TIMEOUT_S, "check_same_thread": False,
+                          "factory": factory},
+            # as many connections as PostgreSQL's pool: 20 concurrent requests wait for their
+            # turn to write, not for a connection (reads need one too)
+            pool_size=10,
+            max_overflow=20,
             json_serializer=_strict_json,
-        )
+        )  # fmt: skip
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
@@ -43,8 +53,10 @@ def make_engine(url: str, lock_timeout_ms: int = 5000, statement_timeout_ms: int
             # Writers queue on SQLite's lock at BEGIN instead of failing mid-transaction with
             # a stale snapshot; this also serialises appends to the audit hash chain. Reads
             # (read_sessions) take no lock: WAL readers run beside the one writer.
-            read_only = conn.get_execution_options().get(READ_ONLY, False)
-            conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+            if conn.get_execution_options().get(READ_ONLY, False):
+                conn.exec_driver_sql("BEGIN")
+            else:
+                sqlite_queue.begin(conn.connection.dbapi_connection, conn.exec_driver_sql)
 
         return engine
     options = f"-c lock_timeout={lock_timeout_ms} -c statement_timeout={statement_timeout_ms}"

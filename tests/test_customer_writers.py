@@ -184,3 +184,23 @@ def test_concurrent_upserts_and_batches_chain_verifies(any_store: str, settings:
             assert audit.verify(s).ok
     finally:
         sessions.kw["bind"].dispose()
+
+
+def test_the_store_hashes_the_same_text_as_verify(
+    pg: sessionmaker[Session], store_url: str, settings: Settings
+) -> None:
+    """PostgreSQL completes and hashes the entry's text itself (store/audit.py); the cut
+    around the previous hash gives exactly the text `verify` hashes, for any content."""
+    name = {"name": '张三 "q" \\ \u2028'}
+    fields = {"at": "2026-01-01T00:00:00+00:00", "actor": "crm", "action": "a",
+              "target": "t", "customer_id": None, "request_id": "r", "policy_version": "v",
+              "detail": {**name, "n": [1.5, None, {"z": 1, "a": 2}]}}  # fmt: skip
+    head, tail = audit._halves(fields)
+    assert head + "f" * 64 + tail == audit.digest_text({"prev": "f" * 64, **fields})
+    for sessions in (pg, _factory(store_url, settings)):
+        with sessions() as s:
+            record = customers.validate({**rec("N1"), **name})
+            customers.upsert(s, engines, record, "crm", None)
+        with sessions() as s:
+            assert audit.verify(s).ok
+            assert s.scalar(select(func.count()).where(AuditEntry.customer_id == "N1")) == 1

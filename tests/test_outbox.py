@@ -98,6 +98,18 @@ def test_upsert_queues_with_the_record_and_cancels_unclaimed_opposites(
         assert len(customers.get(s, "CB1").pending_transitions) == 4
         assert audit.verify(s).ok
 
+    # a row waiting for its retry is not cancelled either: its first call may have reached
+    # Temporal (timed out after the server applied it), so the start queues behind the stop
+    with sessions.begin() as s:
+        s.execute(text("UPDATE transitions SET status = 'done', lease_owner = NULL "
+                       "WHERE op = 'start' AND status = 'pending'"))  # fmt: skip
+        s.execute(text("UPDATE transitions SET lease_owner = NULL, attempts = 1 "
+                       "WHERE op = 'stop' AND status = 'pending'"))  # fmt: skip
+    back = put(sessions, B)
+    assert [t["op"] for t in back.transitions] == ["start", "start"]
+    mine = [r[0] for r in rows(sessions)[before:] if r[2] == "pending"]
+    assert mine == ["stop", "stop", "start", "start"]
+
 
 def test_event_start_conflict_is_refused_at_accept_time(sessions: sessionmaker[Session]) -> None:
     put(sessions, {"customer_id": "EV1", "tariff": "residential"})
