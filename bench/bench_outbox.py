@@ -237,8 +237,8 @@ def markdown(
         "the dev server. SQLite writers take turns (one writer; store/sqlite_queue.py hands "
         "the lock over first-come first-served); on PostgreSQL upserts of different "
         "customers overlap except for the audit append before COMMIT (store/db.py "
-        "`customer_writer`), but the worker's activities (whole-store writers, run by the "
-        "workflows these upserts start) still take the writer lock exclusively.",
+        "`customer_writer`); whole-store writers (batches, events, task completions, the "
+        "worker's activities) still take the writer lock exclusively and run alone.",
         "",
         "| path | starts/s |",
         "|---|---|",
