@@ -31,7 +31,7 @@ from services import abc_cuts, outbox
 from store import audit
 from store.models import Assignment, Customer, PolicyPin, PolicyVersion
 from store.models import SegmentationBatch as BatchRow
-from workflows.payloads import (
+from workflows.segmentation_payloads import (
     SegmentationBatch,
     SegmentationBatchResult,
     SegmentationPlan,

@@ -33,7 +33,7 @@ from services import outbox
 from services.relay import Relay, RelayConfig
 from store import db
 from tests import servers
-from workflows.process_payloads import ClosureInput
+from workflows.inputs import ClosureInput
 
 TITLE = "Outbox: upserts on both stores, relay drain vs raw starts"
 CONCURRENCY = 32

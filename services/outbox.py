@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from store.models import Transition
 from workflows.catalogue import BY_KIND, BY_STRATEGY
-from workflows.payloads import LeaveSignal
+from workflows.signals import LeaveSignal
 
 PENDING = "pending"
 LIVE = (PENDING, "done")

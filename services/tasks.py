@@ -26,7 +26,7 @@ from services.errors import CODE_STATUS, UNKNOWN_CODE, DomainError, Issue
 from store import audit
 from store.credentials import Principal
 from store.models import Task
-from workflows.payloads import TaskCompletion, TaskCompletionResult
+from workflows.task_payloads import TaskCompletion, TaskCompletionResult
 from workflows.tasks import completion_errors
 
 WORKERS = ("agent", "inspector", "supervisor")

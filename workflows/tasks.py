@@ -16,15 +16,15 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     import jsonschema
 
-    from workflows.payloads import (
+    from workflows.activity_payloads import StepRecord
+    from workflows.task_kinds import TASK_KINDS, schema_for
+    from workflows.task_payloads import (
         CancelTasks,
-        StepRecord,
         TaskClose,
         TaskCompletion,
         TaskCompletionResult,
         TaskSpec,
     )
-    from workflows.task_kinds import TASK_KINDS, schema_for
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 

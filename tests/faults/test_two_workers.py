@@ -14,7 +14,7 @@ from store import db
 from store.models import Assignment, AuditEntry, SegmentationBatch
 from tests.faults.conftest import Children
 from tests.test_ingest import records
-from workflows.payloads import SegmentationProgress, SegmentationRunInput
+from workflows.segmentation_payloads import SegmentationProgress, SegmentationRunInput
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e, pytest.mark.postgres]
 
