@@ -63,14 +63,15 @@ def assign(
     bundle: rules.Bundle,
     row: Customer,
     cuts: CutPoints | None = None,
+    new: bool = False,
 ) -> tuple[rules.Assignment, dict[str, Any] | None]:
     """Evaluate one stored customer and store the assignment; returns it and the old one.
 
-    `cuts` may come loaded once for a whole batch."""
-    session.flush()
+    `cuts` may come loaded once for a whole batch; `new`: the customer was created in this
+    transaction, so it has no assignment to read."""
     record = record_of(row)
     result = engine.assign(record, abc_class_of(session, engine, bundle, record, cuts))
-    old = session.get(Assignment, row.customer_id)
+    old = None if new else session.get(Assignment, row.customer_id)
     before = None
     if old is None:
         old = Assignment(customer_id=row.customer_id)
@@ -109,16 +110,27 @@ def upsert(
     actor: str,
     request_id: str | None = None,
 ) -> tuple[rules.Assignment, dict[str, Any] | None]:
-    """Store a validated record, segment it, and audit the change (caller commits)."""
+    """Store a validated record, segment it, and audit the change (caller commits).
+
+    One audit entry per upsert: a new customer's opening points lot (the CRM's figure,
+    services/points.py) is written in the same transaction and recorded in it."""
     existing = session.get(Customer, record["customer_id"])
     before_record = record_of(existing) if existing is not None else None
     # segflow-owned fields (points, hazards, theft cases, outages) keep segflow's value
     record, ignored = ownership.keep_owned(before_record, record)
     row, created = store_record(session, record)
-    result, before = assign(session, engine, bundle, row)
+    result, before = assign(session, engine, bundle, row, new=created)
+    detail: dict[str, Any] = {
+        "before": audit.digest(before_record) if before_record else None,
+        "after": audit.digest(record),
+        "segments_before": before,
+        "segments_after": result.to_json(),
+        "segflow_owned_kept": ignored,
+    }
     if created and row.points_12m:
         # the CRM's figure is an opening balance of the ledger, never a reset
-        points.open_balance(session, bundle, row.customer_id, int(row.points_12m), actor)
+        opened = points.open_balances(session, bundle, [record_of(row)], actor, audited=False)
+        detail["points_opening"] = opened.to_json()
     audit.append(
         session,
         actor=actor,
@@ -127,12 +139,6 @@ def upsert(
         customer_id=row.customer_id,
         request_id=request_id,
         policy_version=result.policy_version,
-        detail={
-            "before": audit.digest(before_record) if before_record else None,
-            "after": audit.digest(record),
-            "segments_before": before,
-            "segments_after": result.to_json(),
-            "segflow_owned_kept": ignored,
-        },
+        detail=detail,
     )
     return result, before

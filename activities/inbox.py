@@ -18,7 +18,7 @@ from activities import policy_store
 from activities.feedback import FeedbackActivities
 from activities.process_plans import TYPED, inactive
 from activities.routing import route
-from store import audit
+from store import audit, db
 from store.models import (
     Assignment,
     AuditEntry,
@@ -52,13 +52,14 @@ class InboxActivities:
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
+        self._reads = db.read_sessions(sessions)  # no write lock for a plan read (SQLite)
 
     @activity.defn(name="load_plan")
     def load_plan(self, req: PlanRequest) -> TypedPlan:
         """The process's typed plan from the customer's current strategy and the policy."""
         if req.process not in TYPED:  # a workflow asking for no process of ours: a bug
             raise ApplicationError(f"no typed plan for {req.process!r}", non_retryable=True)
-        with self._sessions() as s:
+        with self._reads() as s:
             customer = s.get(Customer, req.customer_id)
             row = s.get(Assignment, req.customer_id)
             if customer is None or customer.status != "active" or row is None:

@@ -26,10 +26,9 @@ from temporalio import activity
 import rules
 import rules.sql
 from activities import policy_store
-from activities.customers import assignment_json
-from services import abc_cuts, outbox
+from services import abc_cuts, assignment_rows, outbox
 from store import audit
-from store.models import Assignment, Customer, PolicyPin, PolicyVersion
+from store.models import Customer, PolicyPin, PolicyVersion
 from store.models import SegmentationBatch as BatchRow
 from workflows.segmentation_payloads import (
     SegmentationBatch,
@@ -97,29 +96,31 @@ def segment_range(
     source: str = "",
 ) -> tuple[int, int, list[outbox.Changes]]:
     """Evaluate and store one keyset range with the outbox rows of its process changes;
-    returns (customers, changed, process changes)."""
-    sel = rules.sql.population_select(bundle, batch_customers(lo, hi), cuts)
-    results = list(rules.sql.assignments(bundle, session.execute(sel)))
-    in_range = Assignment.customer_id >= lo
-    if hi is not None:
-        in_range = sa.and_(in_range, Assignment.customer_id < hi)
-    current = {a.customer_id: a for a in session.scalars(select(Assignment).where(in_range))}
+    returns (customers, changed, process changes).
+
+    One statement reads each customer's new segments beside its stored assignment's key
+    (services/assignment_rows.py), so only the changed rows cost more than a comparison."""
+    new = rules.sql.population_select(bundle, batch_customers(lo, hi), cuts).subquery("new")
+    old = assignment_rows.ASSIGNMENTS
+    q = select(new, *assignment_rows.stored_columns(old)).select_from(
+        new.outerjoin(old, old.c.customer_id == new.c.customer_id)
+    )
+    decode = assignment_rows.Decoder()
+    now = datetime.now(UTC)
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     transitions: list[outbox.Changes] = []
-    for res in results:
-        new = res.to_json()
-        old = current.get(res.customer_id)
-        if old is not None and assignment_json(old) == new:
+    customers = 0
+    for res, row in zip(*_assignments(bundle, session.execute(q)), strict=True):
+        customers += 1
+        before = assignment_rows.Stored.of(row._mapping, decode)
+        if before.key == assignment_rows.key_of(res):
             continue
-        (updates if old is not None else inserts).append(new)
-        t = outbox.diff(res.customer_id, old.processes if old else None, res.processes)
+        (updates if before.key is not None else inserts).append(assignment_rows.row_of(res, now))
+        t = outbox.diff(res.customer_id, before.processes, res.processes)
         if t:
             transitions.append(t)
-    if inserts:
-        session.execute(insert(Assignment), inserts)
-    if updates:
-        session.execute(update(Assignment), updates)
+    assignment_rows.write(session, inserts, updates)
     outbox.queue_changes(session, transitions, source or f"segmentation:{lo}")
     if inserts or updates:
         audit.append(
@@ -128,10 +129,17 @@ def segment_range(
             action="segmentation.batch",
             target="population",
             policy_version=bundle.version,
-            detail={"lo": lo, "hi": hi, "customers": len(results),
+            detail={"lo": lo, "hi": hi, "customers": customers,
                     "changed": len(inserts) + len(updates)},
         )  # fmt: skip
-    return len(results), len(inserts) + len(updates), transitions
+    return customers, len(inserts) + len(updates), transitions
+
+
+def _assignments(
+    bundle: rules.Bundle, result: sa.Result[Any]
+) -> tuple[list[rules.Assignment], list[sa.Row[Any]]]:
+    rows = list(result)
+    return list(rules.sql.assignments(bundle, rows)), rows
 
 
 def segment_all(session: Session, bundle: rules.Bundle, run_id: str, actor: str) -> int:

@@ -98,8 +98,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, err: RequestValidationError) -> JSONResponse:
+        # pydantic's error type is the stable code (`missing`, `extra_forbidden`, ...)
         errors = [
-            {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"]} for e in err.errors()
+            {"path": ".".join(str(p) for p in e["loc"]), "message": e["msg"], "code": e["type"]}
+            for e in err.errors()
         ]
         return problem_response(request, ApiError(422, "Invalid request", errors=errors))
 

@@ -87,14 +87,19 @@ class TaskOut(BaseModel):
         description="Inbox rank from the customer's strategy (priority routing, green channel, "
         "fast lane); higher first within overdue / not overdue.",
     )
-    completion_schema: dict[str, Any] = Field(description="JSON Schema of the completion body.")
+    completion_schema: dict[str, Any] = Field(
+        description="JSON Schema (draft 2020-12) of the completion `result`, derived from the "
+        "kind's completion model; `allOf` if/then lists the fields an outcome requires."
+    )
 
 
 class TaskCompleteIn(BaseModel):
-    """Completion of a task: the payload must match the kind's completion schema."""
+    """Completion of a task: the payload must match the kind's completion model."""
 
     result: dict[str, Any] = Field(
-        description="Completion payload, validated against the task kind's JSON Schema.",
+        description="Completion payload, validated by the task kind's completion model (strict "
+        "types, no unknown keys, no null, no NaN or Infinity; its JSON Schema is the task's "
+        "`completion_schema`). The workflow receives it as sent.",
         examples=[{"outcome": "verified", "note": "contact confirmed"}],
     )
 

@@ -25,13 +25,14 @@ import asyncio
 import contextlib
 import itertools
 import json
+import os
 import re
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -46,23 +47,34 @@ from config import ROOT
 from workflows.inputs import CallbackInput
 
 TITLE_SQLITE = "Day one: 100k customers on the embedded stack (SQLite store)"
-TITLE_PG = "Day one: customers on the PostgreSQL store"
+TITLE_PG = "Day one: 1M customers on the PostgreSQL store"
 BATCH = 10_000
+DRAIN_TIMEOUT = 1800.0
 
 
 class Peak:
-    """Peak RSS of some processes, sampled every 0.5 s in a thread."""
+    """Peak RSS of some processes and the machine's 1-minute load average, sampled every
+    0.5 s in a thread (other developers' work shares the machine: the load says how much)."""
 
     def __init__(self, pids: dict[str, int]) -> None:
         self.pids, self.peak = pids, dict.fromkeys(pids, 0.0)
+        self.loads: list[float] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.wait(0.5):
+            self.loads.append(os.getloadavg()[0])
             for name, pid in self.pids.items():
                 with contextlib.suppress(Exception):
                     self.peak[name] = max(self.peak[name], stack.rss_mb(pid))
+
+    def load(self) -> str:
+        """The load average seen so far: min / mean / max."""
+        if not self.loads:
+            return "n/a"
+        mean = sum(self.loads) / len(self.loads)
+        return f"{min(self.loads):.1f} / {mean:.1f} / {max(self.loads):.1f}"
 
     def __enter__(self) -> Peak:
         self._thread.start()
@@ -98,9 +110,10 @@ def library_seconds(records: list[dict[str, Any]]) -> float:
     return time.perf_counter() - t0
 
 
-async def ingest(st: stack.Stack, lines: list[str]) -> list[float]:
-    """POST the NDJSON lines in batches of 10,000; seconds per batch."""
-    times: list[float] = []
+async def ingest(
+    st: stack.Stack, lines: list[str], times: list[float], checkpoint: Callable[[], None]
+) -> None:
+    """POST the NDJSON lines in batches of 10,000; seconds per batch into `times`."""
     headers = {"Content-Type": "application/x-ndjson", **st.auth("crm")}
     async with httpx.AsyncClient(base_url=st.api_url, timeout=600) as http:
         for start in range(0, len(lines), BATCH):
@@ -110,7 +123,8 @@ async def ingest(st: stack.Stack, lines: list[str]) -> list[float]:
             times.append(time.perf_counter() - t0)
             assert r.status_code == 200, r.text[:500]
             assert r.json()["failed"] == 0, r.text[:500]
-    return times
+            if len(times) % 10 == 0:
+                checkpoint()
 
 
 async def population_run(st: stack.Stack, url: str) -> dict[str, Any]:
@@ -167,19 +181,43 @@ async def raw_starts(address: str, n: int, concurrency: int = 32) -> float:
     return n / (time.perf_counter() - t0)
 
 
-async def failed_activities(address: str) -> int:
-    """Failed activity attempts in every segmentation run's history."""
+async def run_history(address: str) -> dict[str, float]:
+    """From every segmentation run's history: failed activity attempts, and where the run's
+    time went: activities running (per type, summed) and workflow tasks (scheduled ->
+    completed, summed: the worker's turn-around between steps)."""
     client = await Client.connect(address)
-    failed = 0
+    out = {"failed": 0.0, "workflow_tasks": 0.0}
+    scheduled: dict[int, str] = {}
+    started: dict[int, Any] = {}
+    wft_at = None
     async for wf in client.list_workflows("WorkflowType = 'segmentation_run'"):
         async for e in client.get_workflow_handle(wf.id, run_id=wf.run_id).fetch_history_events():
-            failed += e.HasField("activity_task_failed_event_attributes")
-    return failed
+            at = e.event_time.ToDatetime()
+            if e.HasField("activity_task_failed_event_attributes"):
+                out["failed"] += 1
+            if e.HasField("workflow_task_scheduled_event_attributes"):
+                wft_at = at
+            elif e.HasField("workflow_task_completed_event_attributes") and wft_at is not None:
+                out["workflow_tasks"] += (at - wft_at).total_seconds()
+            elif e.HasField("activity_task_scheduled_event_attributes"):
+                scheduled[e.event_id] = (
+                    e.activity_task_scheduled_event_attributes.activity_type.name
+                )
+            elif e.HasField("activity_task_started_event_attributes"):
+                started[e.activity_task_started_event_attributes.scheduled_event_id] = at
+            elif e.HasField("activity_task_completed_event_attributes"):
+                sid = e.activity_task_completed_event_attributes.scheduled_event_id
+                if sid in started:
+                    name = scheduled.get(sid, "?")
+                    out[name] = out.get(name, 0.0) + (at - started[sid]).total_seconds()
+    return out
 
 
-def locked_lines(workdir: Path) -> int:
-    return sum(len(re.findall("database is locked", p.read_text(errors="replace")))
-               for p in workdir.glob("*.log"))  # fmt: skip
+def locked_lines(workdir: Path) -> dict[str, int]:
+    """ "database is locked" lines per log (api, worker, temporal: the dev server's own
+    SQLite file, not the segflow store)."""
+    return {p.stem: len(re.findall("database is locked", p.read_text(errors="replace")))
+            for p in sorted(workdir.glob("*.log"))}  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -193,12 +231,18 @@ def postgres(use: bool) -> Iterator[str]:
         yield url
 
 
-async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+async def measure(
+    args: argparse.Namespace, workdir: Path, res: dict[str, Any], checkpoint: Callable[[], None]
+) -> None:
+    """Fill `res` phase by phase, calling `checkpoint` after each (partial figures survive a
+    run cut short)."""
     records = demo_records(args.n)
     lines = [json.dumps(r, ensure_ascii=False) for r in records]
     path = workdir / "crm.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    res: dict[str, Any] = {"segment_cli": segment_cli(path), "library": library_seconds(records)}
+    res["segment_cli"] = segment_cli(path)
+    res["library"] = library_seconds(records)
+    del records
     with (
         postgres(args.postgres) as pg,
         stack.local_stack(workdir / "stack", task_queue="dayone", database_url=pg) as st,
@@ -206,49 +250,117 @@ async def measure(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         url = st.settings.store_url
         assert st.worker is not None and st.api is not None
         with Peak({"api": st.api.pid, "worker": st.worker.pid}) as peak:
-            res["batches"] = await ingest(st, lines)
+            res["peak"], res["load"] = peak.peak, peak.load
+            res["batches"] = []
+            await ingest(st, lines, res["batches"], checkpoint)
             res["run"] = await population_run(st, url)
+            res["locked"] = locked_lines(workdir / "stack")
+            checkpoint()
             res["drain"] = await drain(url, timeout=args.drain_timeout)
-        res["peak"] = peak.peak
+        res["load"] = peak.load()
+        checkpoint()
         res["raw"] = await raw_starts(st.settings.temporal_address, min(2_000, args.n // 10))
-        res["failed_activities"] = await failed_activities(st.settings.temporal_address)
+        res["history"] = await run_history(st.settings.temporal_address)
+        res["failed_activities"] = int(res["history"]["failed"])
         res["failed_transitions"] = count(url, "SELECT count(*) FROM transitions "
                                           "WHERE status = 'failed'")  # fmt: skip
         res["customers"] = count(url, "SELECT count(*) FROM customers")
         res["locked"] = locked_lines(workdir / "stack")
-    return res
+    checkpoint()
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def _rows(n: int, r: dict[str, Any]) -> list[str]:
+    """The table rows of the phases measured so far (a run cut short says where it stopped)."""
+    rows: list[str] = []
+    batches = r.get("batches") or []
+    if batches:
+        rate, seg_rate = 10_000 * len(batches) / sum(batches), n / r["segment_cli"]
+        if len(batches) * 10_000 >= n:
+            rate = n / sum(batches)
+        rows += [
+            f"| ingest: `POST /v1/customers:batch` x {len(batches)} | {rate:,.0f} customers/s "
+            f"| `segflow segment` same file: {seg_rate:,.0f}/s | {rate / seg_rate:.2f}x "
+            f"| >= 0.25x: {_met(rate / seg_rate >= 0.25)} |",
+            f"| batch time first -> last | {batches[0]:.2f} s -> {batches[-1]:.2f} s "
+            f"| first batch | {batches[-1] / batches[0]:.2f}x | <= 1.2x: "
+            f"{_met(batches[-1] <= 1.2 * batches[0])} |",
+        ]
+    run = r.get("run")
+    if run is not None:
+        working = run["working"] if run["working"] is not None else float("nan")
+        rows += [
+            f"| population run ({run['progress']['batches']} batches) | {run['seconds']:.1f} s "
+            f"| library `rules.segment_population`: {r['library']:.1f} s "
+            f"| {run['seconds'] / r['library']:.1f}x | <= 3x: "
+            f"{_met(run['seconds'] <= 3 * r['library'])} |",
+            f"| run working after POST ({run['pending_at_start']:,} transitions pending) "
+            f"| {working:.1f} s | - | - | <= 5 s: {_met(working <= 5)} |",
+        ]
+    drained, raw = r.get("drain"), r.get("raw")
+    if drained is not None and raw is not None:
+        relay = drained["rate"] or 0.0
+        rows.append(
+            f"| relay drain ({drained['applied']:,} rows) | {relay:,.0f} rows/s "
+            f"| raw `start_workflow`: {raw:,.0f}/s | {relay / raw:.2f}x "
+            f"| >= 0.8x: {_met(relay >= 0.8 * raw)} |"
+        )
+    elif drained is not None:
+        rate = drained["rate"] or 0.0
+        rows.append(f"| relay drain ({drained['applied']:,} rows) | {rate:,.0f} rows/s "
+                    "| not reached | - | >= 0.8x |")  # fmt: skip
+    return rows
 
 
 def markdown(args: argparse.Namespace, r: dict[str, Any]) -> str:
-    n, batches = args.n, r["batches"]
-    ingest_s = sum(batches)
-    ingest_rate, seg_rate = n / ingest_s, n / r["segment_cli"]
-    run, drained = r["run"], r["drain"]
-    relay = drained["rate"] or 0.0
+    """The section for what `r` holds (complete or partial)."""
+    n = args.n
     store = "PostgreSQL" if args.postgres else "SQLite"
     cmd = f"bench/bench_dayone.py --n {n}" + (" --postgres" if args.postgres else "")
-
-    def met(ok: bool) -> str:
-        return "met" if ok else "NOT met"
-
-    working = run["working"] if run["working"] is not None else float("nan")
-    rows = [
-        f"| ingest: `POST /v1/customers:batch` x {len(batches)} | {ingest_rate:,.0f} customers/s "
-        f"| `segflow segment` same file: {seg_rate:,.0f}/s | {ingest_rate / seg_rate:.2f}x "
-        f"| >= 0.25x: {met(ingest_rate / seg_rate >= 0.25)} |",
-        f"| batch time first -> last | {batches[0]:.2f} s -> {batches[-1]:.2f} s "
-        f"| first batch | {batches[-1] / batches[0]:.2f}x | <= 1.2x: "
-        f"{met(batches[-1] <= 1.2 * batches[0])} |",
-        f"| population run ({run['progress']['batches']} batches) | {run['seconds']:.1f} s "
-        f"| library `rules.segment_population`: {r['library']:.1f} s "
-        f"| {run['seconds'] / r['library']:.1f}x | <= 3x: "
-        f"{met(run['seconds'] <= 3 * r['library'])} |",
-        f"| run working after POST ({run['pending_at_start']:,} transitions pending) "
-        f"| {working:.1f} s | - | - | <= 5 s: {met(working <= 5)} |",
-        f"| relay drain ({drained['applied']:,} rows) | {relay:,.0f} rows/s "
-        f"| raw `start_workflow`: {r['raw']:,.0f}/s | {relay / r['raw']:.2f}x "
-        f"| >= 0.8x: {met(relay >= 0.8 * r['raw'])} |",
-    ]
+    if args.drain_timeout != DRAIN_TIMEOUT:
+        cmd += f" --drain-timeout {args.drain_timeout:.0f}"
+    load = r["load"]() if callable(r.get("load")) else r.get("load", "n/a")
+    notes: list[str] = []
+    if "customers" not in r:
+        batches = r.get("batches") or []
+        phase = ("relay drain" if "run" in r else "population run" if len(batches) * 10_000 >= n
+                 else f"ingest (batch {len(batches)} of {-(-n // 10_000)})")  # fmt: skip
+        notes.append(f"**Partial figures**: the run was cut short or is still going during the "
+                     f"{phase}; the rows above are what was measured.")  # fmt: skip
+    run, drained = r.get("run"), r.get("drain")
+    if run is not None:
+        p = run["progress"]
+        notes.append(f"Run: changed {p['changed']:,} assignments, queued "
+                     f"{p['processes_started']:,} starts and "
+                     f"{p['processes_stopped']:,} stops.")  # fmt: skip
+    if drained is not None:
+        notes.append(f"Outbox rows left pending when the drain measurement stopped: "
+                     f"{drained['left']:,}.")  # fmt: skip
+    if "peak" in r:
+        notes.append(f"Peak RSS: API **{r['peak']['api']:.0f} MB**, worker "
+                     f"**{r['peak']['worker']:.0f} MB**. Load average (1 min) while the stack "
+                     f"ran, min / mean / max: **{load}**.")  # fmt: skip
+    if "locked" in r:
+        per_log = ", ".join(f"{k} {v}" for k, v in r["locked"].items())
+        notes.append(f"\"database is locked\" log lines: **{sum(r['locked'].values())}** "
+                     f"({per_log}).")  # fmt: skip
+    if "customers" in r:
+        notes.append(f"Customers stored: {r['customers']:,}; failed transitions: "
+                     f"**{r['failed_transitions']}**; failed activity attempts in the run: "
+                     f"**{r['failed_activities']}**.")  # fmt: skip
+    if "history" in r:
+        h = r["history"]
+        notes.append(f"Where the run's time went (its history, summed): plan activity "
+                     f"{h.get('segmentation_plan', 0):.1f} s, batch activities "
+                     f"{h.get('segmentation_batch', 0):.1f} s, workflow tasks (scheduled -> "
+                     f"completed) {h['workflow_tasks']:.1f} s.")  # fmt: skip
+    if r.get("batches"):
+        notes.append("Batch times (s): " + ", ".join(f"{b:.2f}" for b in r["batches"]) + ".")
+    notes.append("History events per call-back cycle: see \"History size\" (<= 20 for a "
+                 "plain cycle).")  # fmt: skip
     return "\n".join([
         f"Command: `.venv/bin/python {cmd}` (store: {store}; dev server, uvicorn and one worker "
         "with its relay on 127.0.0.1).",
@@ -257,17 +369,9 @@ def markdown(args: argparse.Namespace, r: dict[str, Any]) -> str:
         "",
         "| measured | value | baseline (same run) | ratio | target |",
         "|---|---|---|---|---|",
-        *rows,
+        *_rows(n, r),
         "",
-        f"Customers stored: {r['customers']:,}; run changed {run['progress']['changed']:,} "
-        f"assignments, queued {run['progress']['processes_started']:,} starts and "
-        f"{run['progress']['processes_stopped']:,} stops; outbox rows left pending at the end: "
-        f"{drained['left']}. Peak RSS: API **{r['peak']['api']:.0f} MB**, worker "
-        f"**{r['peak']['worker']:.0f} MB**. \"database is locked\" log lines: "
-        f"**{r['locked']}**; failed transitions: **{r['failed_transitions']}**; failed "
-        f"activity attempts in the run: **{r['failed_activities']}**. Batch times (s): "
-        + ", ".join(f"{b:.2f}" for b in batches) + ". History events per call-back cycle: "
-        "see \"History size\" (<= 20 for a plain cycle).",
+        " ".join(notes),
     ])  # fmt: skip
 
 
@@ -279,18 +383,26 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--drain-timeout",
         type=float,
-        default=1800.0,
+        default=DRAIN_TIMEOUT,
         help="stop measuring the relay after this many seconds (rows left are reported)",
     )
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
     args = parser.parse_args(argv)
     args.n = args.n or (20_000 if args.quick else 100_000)
+    title = TITLE_PG if args.postgres else TITLE_SQLITE
+    res: dict[str, Any] = {}
+
+    def checkpoint() -> None:
+        # partial figures land in BENCHMARKS.md as they come (a long run may be cut short)
+        if not args.no_write and "segment_cli" in res:
+            stack.write_section(title, markdown(args, res))
+
     with tempfile.TemporaryDirectory(prefix="dayone-") as tmp:
-        res = asyncio.run(measure(args, Path(tmp)))
-    body = markdown(args, res)
-    print(body)
-    if not args.no_write:
-        stack.write_section(TITLE_PG if args.postgres else TITLE_SQLITE, body)
+        try:
+            asyncio.run(measure(args, Path(tmp), res, checkpoint))
+        finally:
+            checkpoint()
+    print(markdown(args, res))
 
 
 if __name__ == "__main__":

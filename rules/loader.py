@@ -31,6 +31,7 @@ from rules.errors import PolicyError, PolicyIssue, did_you_mean
 from rules.floor import check_floor
 from rules.model import Bundle
 from rules.outage_params import build_one_task, build_outage
+from rules.population_run import check_population_run
 from rules.process_params import (
     build_callback,
     build_closure,
@@ -128,6 +129,7 @@ def _build(texts: dict[str, str], docs: dict[str, Document], issues: list[Policy
     selectors = selectors_for(seg.declared_tags, seg.declared_tiers)
     strategies = build_strategies(strat_doc, params, selectors, issues)
     processes = check_processes(docs["processes.yaml"], issues)
+    check_population_run(docs["processes.yaml"], issues)
     links = build_links(strat_doc, params, set(processes), issues)
     calendars = check_calendars(docs["calendars.yaml"], issues)
     # the regulatory floor of the named jurisdiction, then the typed arrears ladder

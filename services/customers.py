@@ -19,7 +19,7 @@ from activities import customers as customer_store
 from activities import policy_store
 from services import ingest, outbox, staging
 from services.errors import Invalid, Issue, NotFound, TooLarge, no_active_policy
-from store import audit
+from store import audit, db
 from store.models import Assignment, Customer, PolicyPin
 
 MAX_BATCH = 10_000
@@ -63,7 +63,11 @@ class Upserted:
 def upsert(
     session: Session, engines: Engines, record: dict[str, Any], actor: str, request_id: str | None
 ) -> Upserted:
-    """Store a validated record, segment it, queue its process transitions; commits."""
+    """Store a validated record, segment it, queue its process transitions; commits.
+
+    A single-customer writer (store/db.py): on PostgreSQL upserts of different customers
+    overlap except for the audit append just before the commit."""
+    db.customer_writer(session, record["customer_id"])
     # a customer pinned by a staged activation keeps the staged version
     bundle = staging.bundle_for(session, record["customer_id"]) or active_bundle(session)
     result, before = customer_store.upsert(
@@ -124,6 +128,7 @@ def batch(
             continue
         valid[rec["customer_id"]] = rec
         results.append(BatchItem(index, rec["customer_id"], True))
+    db.store_writer(session)  # its reads decide what it inserts: none before the lock
     bundle = active_bundle(session)
     # set-based: the batch's own rows only, multi-row writes, assignments vectorised against
     # the cut points (services/ingest.py); the cost does not grow with the store

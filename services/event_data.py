@@ -1,15 +1,18 @@
 """The data of each CRM event type (pydantic models, strict): what services/events.py routes.
 
-Starts and signals the events cause are outbox rows committed with the event's record; the
-relay applies them to Temporal after the answer.
+services/event_types.py joins these (and the protection events' data) into one discriminated
+union by event type, which the API validates the request body into. Starts and signals the
+events cause are outbox rows committed with the event's record; the relay applies them to
+Temporal after the answer.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from workflows.json_types import IsoDateTime
 
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_\-]+$")]
 
@@ -88,8 +91,8 @@ class PlannedOutage(_Data):
 
     feeder_id: Id
     outage_id: Id
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: IsoDateTime
+    ends_at: IsoDateTime
     reason: str = Field(default="planned maintenance", max_length=200)
 
 
@@ -107,21 +110,4 @@ class NewInstallation(_Data):
     application_id: Id
 
 
-Data = NewInstallation | BillOverdue | PaymentReceived | PaymentPlanAgreed | InstalmentMissed | \
-    ClosureRequested | InspectionFindings | RectificationReported | Complaint | PlannedOutage | \
-    ServiceRequest  # fmt: skip
-
-DATA: dict[str, type[_Data]] = {
-    "new_installation": NewInstallation,
-    "bill_overdue": BillOverdue,
-    "payment_received": PaymentReceived,
-    "payment_plan_agreed": PaymentPlanAgreed,
-    "instalment_missed": InstalmentMissed,
-    "closure_requested": ClosureRequested,
-    "inspection_findings": InspectionFindings,
-    "rectification_reported": RectificationReported,
-    "complaint": Complaint,
-    "planned_outage": PlannedOutage,
-    "service_request": ServiceRequest,
-}
-CUSTOMERLESS = {"planned_outage"}
+CUSTOMERLESS = {"planned_outage"}  # event types about a feeder, not one customer

@@ -17,21 +17,18 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 import rules
 from rules import ownership
 from rules.abc import CutPoints
-from services import abc_cuts
-from store.models import Assignment, Customer
+from services import abc_cuts, assignment_rows, points
+from store.models import Customer
 
 CUSTOMERS = cast(sa.Table, Customer.__table__)
-ASSIGNMENTS = cast(sa.Table, Assignment.__table__)
 CHUNK = 500  # ids per IN list (SQLite's variable limit and PostgreSQL's plan cache)
 RECORD_COLUMNS = [c.name for c in Customer.__table__.columns if c.name in rules.RECORD_FIELDS]
-ASSIGNMENT_FIELDS = ("category", "abc_class", "tags", "points_tier", "actions", "processes",
-                     "policy_version")  # fmt: skip
 
 
 @dataclass
@@ -91,18 +88,6 @@ def stored_owned(session: Session, ids: Sequence[str]) -> dict[str, dict[str, An
     return found
 
 
-def current_assignments(session: Session, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-    """The stored assignments of `ids` in their API form."""
-    cols = [Assignment.customer_id, *(getattr(Assignment, f) for f in ASSIGNMENT_FIELDS)]
-    out: dict[str, dict[str, Any]] = {}
-    for part in chunks(ids):
-        for row in session.execute(select(*cols).where(Assignment.customer_id.in_(part))):
-            m = row._mapping
-            out[m["customer_id"]] = {"customer_id": m["customer_id"],
-                                     **{f: m[f] for f in ASSIGNMENT_FIELDS}}  # fmt: skip
-    return out
-
-
 def store_customers(
     session: Session, records: Iterable[dict[str, Any]]
 ) -> tuple[list[dict[str, Any]], int, int]:
@@ -120,7 +105,10 @@ def store_customers(
     if inserts:
         session.execute(insert(CUSTOMERS), inserts)
     if updates:
-        session.execute(update(Customer), updates)
+        # Core executemany by id (the SET clause: the parameter names that are columns)
+        stmt = update(CUSTOMERS).where(CUSTOMERS.c.customer_id == bindparam("b_id"))
+        session.execute(stmt, [{**{k: v for k, v in r.items() if k != "customer_id"},
+                                "b_id": r["customer_id"]} for r in updates])  # fmt: skip
     return merged, len(inserts), len(updates)
 
 
@@ -136,21 +124,21 @@ def ingest(
     stored, created, updated = store_customers(session, records)
     cuts = cuts if cuts is not None else abc_cuts.current(session, bundle)
     results = rules.segment_population(bundle, stored, validated=True, cuts=cuts)
-    old = current_assignments(session, [r.customer_id for r in results])
+    # compared by key (services/assignment_rows.py): only changed rows cost a write
+    old = assignment_rows.stored(session, [r.customer_id for r in results])
+    # new customers (none has an assignment yet): the CRM's points as their opening lots
+    points.open_balances(session, bundle, [r for r in stored if r["customer_id"] not in old], "crm")
     now = datetime.now(UTC)
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
     out = Ingested({r.customer_id: r for r in results}, created=created, updated=updated)
     for res in results:
-        new = out.rows[res.customer_id] = shared_json(res)
+        out.rows[res.customer_id] = shared_json(res)
         before = old.get(res.customer_id)
-        if before == new:
+        if before is not None and before.key == assignment_rows.key_of(res):
             continue
-        (updates if before is not None else inserts).append({**new, "assigned_at": now})
-        prior = before["processes"] if before is not None else None
+        (updates if before is not None else inserts).append(assignment_rows.row_of(res, now))
+        prior = before.processes if before is not None else None
         out.changes.append(Change(res.customer_id, prior, dict(res.processes)))
-    if inserts:
-        session.execute(insert(ASSIGNMENTS), inserts)
-    if updates:
-        session.execute(update(Assignment), updates)
+    assignment_rows.write(session, inserts, updates)
     return out

@@ -13,8 +13,9 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
+import sqlalchemy as sa
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
@@ -22,6 +23,7 @@ from store.models import Transition
 from workflows.catalogue import BY_KIND, BY_STRATEGY
 from workflows.signals import LeaveSignal
 
+TRANSITIONS = cast(sa.Table, Transition.__table__)
 PENDING = "pending"
 LIVE = (PENDING, "done")
 STARTS = ("start", "join")
@@ -75,19 +77,26 @@ def _row(
 
 
 def segment_rows(changes: Iterable[Changes], source: str | None) -> list[dict[str, Any]]:
-    """Outbox rows of many assignment changes (start with the default input, stop = leave)."""
+    """Outbox rows of many assignment changes (start with the default input, stop = leave).
+
+    A segment start's input is its kind's default with the customer id, so the input's
+    field dict is built once per process and copied per customer (a day-one batch queues
+    thousands of starts of a handful of kinds)."""
     rows: list[dict[str, Any]] = []
+    defaults: dict[str, dict[str, Any]] = {}
+    leave = dataclasses.asdict(LeaveSignal())
     for change in changes:
         cid = change.customer_id
         for name in change.start:
             proc = BY_STRATEGY[name]
-            inp = dataclasses.asdict(proc.input(customer_id=cid))
+            if name not in defaults:
+                defaults[name] = dataclasses.asdict(proc.input(customer_id=""))
+            inp = {**defaults[name], "customer_id": cid}
             rows.append(_row("start", proc.kind, proc.workflow_id(inp), inp, cid, source))
         for name in change.stop:
             proc = BY_STRATEGY[name]
             wid = proc.id_template.format(customer_id=cid)
-            leave = dataclasses.asdict(LeaveSignal())
-            rows.append(_row("stop", proc.kind, wid, leave, cid, source, proc.stop_signal))
+            rows.append(_row("stop", proc.kind, wid, dict(leave), cid, source, proc.stop_signal))
     return rows
 
 
@@ -95,7 +104,7 @@ def queue_changes(
     session: Session, changes: Iterable[Changes], source: str | None
 ) -> list[dict[str, Any]]:
     """Queue the rows of assignment changes, cancelling against rows still waiting: a start
-    after a stop (or a stop after a start) of the same workflow that no relay has claimed yet
+    after a stop (or a stop after a start) of the same workflow that no relay has tried yet
     leaves both out, so a customer who leaves and re-enters a segment between two relay
     rounds keeps its running process. Returns the public form of the rows queued."""
     rows = segment_rows(changes, source)
@@ -113,7 +122,9 @@ def queue_changes(
             session.execute(
                 update(Transition)
                 .where(Transition.id.in_(cancel), Transition.lease_owner.is_(None))
-                .where(Transition.status == PENDING)
+                # never tried: a row waiting for its retry may have reached Temporal already
+                # (a call that timed out after the server applied it)
+                .where(Transition.status == PENDING, Transition.attempts == 0)
                 .values(status="skipped", last_error="superseded by a later change",
                         applied_at=datetime.now(UTC))
                 .returning(Transition.id)
@@ -165,7 +176,8 @@ def signal_row(
 def add(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Insert rows (one multi-row INSERT); returns their public form."""
     if rows:
-        session.execute(insert(Transition), rows)
+        # Core executemany: every row has every column, so no per-row ORM bookkeeping
+        session.execute(insert(TRANSITIONS), rows)
     return [public(r) for r in rows]
 
 

@@ -16,11 +16,12 @@ Callers commit (the session's transaction holds the whole movement).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -31,6 +32,7 @@ from store.credentials import Principal
 from store.models import Assignment, Customer, PointsAccount, PointsMovement
 
 YEAR = timedelta(days=365)
+_PARAMS = 30_000  # bound parameters per multi-row INSERT (SQLite allows 32,766)
 
 
 class PointsError(Exception):
@@ -62,10 +64,8 @@ def _aware(value: datetime) -> datetime:
 
 def _lock(s: Session, customer_id: str, now: datetime) -> None:
     """Create the account if needed and take its row (serialises this customer's movements)."""
-    table = PointsAccount.__table__  # a Table: mapped classes declare one
     values = {"customer_id": customer_id, "balance": 0, "updated_at": now}
-    dialect = s.get_bind().dialect.name
-    ins: Any = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)  # type: ignore[arg-type]
+    ins = _insert(s, cast(Table, PointsAccount.__table__))
     s.execute(ins.values(**values).on_conflict_do_nothing(index_elements=["customer_id"]))
     s.execute(
         update(PointsAccount).where(PointsAccount.customer_id == customer_id).values(updated_at=now)
@@ -158,6 +158,75 @@ def open_balance(
         return found
     return _record(s, customer_id, key, "opening", points, "crm", actor, now, {},
                    _expiry(bundle, now))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Opened:
+    """Opening lots booked by `open_balances`: how many, how many points, and a digest of
+    the (customer id, points) pairs (what an audit entry records of a batch)."""
+
+    customers: int
+    points: int
+    digest: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The audit detail form."""
+        return {"customers": self.customers, "points": self.points, "digest": self.digest}
+
+
+def open_balances(
+    s: Session, bundle: rules.Bundle, records: Sequence[Mapping[str, Any]], actor: str,
+    now: datetime | None = None, *, audited: bool = True, request_id: str | None = None,
+) -> Opened:  # fmt: skip
+    """The CRM's points figure of NEW customers as their opening lots, set-based: one
+    multi-row INSERT into the ledger (ON CONFLICT on the key: once per customer, never a
+    reset) and one into the accounts, whatever the number of customers; one audit entry
+    for the call (`audited=False`: the caller's own entry carries `Opened.to_json()`).
+
+    `records` are customers stored in this transaction that have no ledger yet (created now:
+    nothing can earn points before a customer has an assignment), so their `points_12m`
+    already equals what the ledger says and is not rewritten."""
+    now = now or datetime.now(UTC)
+    lots = {str(r["customer_id"]): int(r.get("points_12m") or 0) for r in records}
+    lots = {cid: n for cid, n in sorted(lots.items()) if n > 0}
+    if not lots:
+        return Opened(0, 0, audit.digest([]))
+    expires = _expiry(bundle, now)
+    rows = [{"customer_id": cid, "key": f"opening:{cid}", "kind": "opening", "points": n,
+             "remaining": n, "source": "crm", "at": now, "expires_at": expires,
+             "actor": actor, "detail": {}} for cid, n in lots.items()]  # fmt: skip
+    ledger = cast(Table, PointsMovement.__table__)
+    opened: dict[str, int] = {}
+    step = _PARAMS // len(rows[0])
+    for i in range(0, len(rows), step):
+        stmt = _insert(s, ledger).values(rows[i : i + step]).on_conflict_do_nothing(
+            index_elements=["key"]
+        ).returning(ledger.c.customer_id, ledger.c.points)  # fmt: skip
+        opened.update((cid, n) for cid, n in s.execute(stmt))
+    if not opened:
+        return Opened(0, 0, audit.digest([]))
+    accounts = cast(Table, PointsAccount.__table__)
+    pairs = sorted(opened.items())
+    values = [{"customer_id": cid, "balance": n, "updated_at": now} for cid, n in pairs]
+    for i in range(0, len(values), _PARAMS // 3):
+        stmt = _insert(s, accounts).values(values[i : i + _PARAMS // 3])
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["customer_id"],
+            set_={"balance": accounts.c.balance + stmt.excluded.balance, "updated_at": now},
+        )
+        s.execute(stmt)
+    done = Opened(len(pairs), sum(opened.values()), audit.digest(pairs))
+    if audited:
+        audit.append(s, actor=actor, action="points.opening", target="customers",
+                     request_id=request_id, policy_version=bundle.version,
+                     detail=done.to_json())  # fmt: skip
+    return done
+
+
+def _insert(s: Session, table: Table) -> Any:
+    """The dialect's INSERT (ON CONFLICT is dialect-specific)."""
+    dialect = s.get_bind().dialect.name
+    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(table)
 
 
 def earn(

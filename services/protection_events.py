@@ -3,14 +3,14 @@ hardship / aid applications, and their resolution.
 
 Each event writes its protection row in the event's own transaction (with the event record
 and its audit entry) and queues outbox rows for the relay: `protection_changed` to the
-customer's ladder and, for a registration with an end date, its review workflow. The router
-in services/events.py hands these types to `route` (one line there).
+customer's ladder and, for a registration with an end date, its review workflow. The data
+models join the event union in services/event_types.py; the router in services/events.py
+hands these types to `route` (one line there).
 """
 
 from __future__ import annotations
 
-from datetime import date
-from typing import Any, Literal
+from typing import Any, Literal, assert_never
 
 from pydantic import Field
 
@@ -18,6 +18,7 @@ from services import protections
 from services.errors import Conflict, Invalid, Issue
 from services.event_data import Id, _Data
 from workflows.arrears_payloads import ProtectionChanged, RegistrationReviewInput
+from workflows.json_types import IsoDate
 
 DEFAULT_REVIEW_AHEAD = 30 * 86400.0
 
@@ -29,8 +30,8 @@ class LifeSupportRegistered(_Data):
     kind: Literal["life_support", "medical"] = "life_support"
     certificate_ref: str = Field(min_length=1, max_length=200)
     certified_by: str = Field(min_length=1, max_length=200)
-    valid_from: date
-    valid_to: date | None = None
+    valid_from: IsoDate
+    valid_to: IsoDate | None = None
 
 
 class BillDisputed(_Data):
@@ -57,56 +58,33 @@ class HoldResolved(_Data):
 
 
 ProtectionEvent = LifeSupportRegistered | BillDisputed | HardshipApplication | HoldResolved
-DATA: dict[str, type[_Data]] = {
-    "life_support_registered": LifeSupportRegistered,
-    "bill_disputed": BillDisputed,
-    "hardship_application": HardshipApplication,
-    "hold_resolved": HoldResolved,
-}
 
 
 def route(router: Any, data: ProtectionEvent) -> None:
     """Apply one protection event inside the router's transaction."""
     cid, actor = router.cid, router.actor
     try:
-        if isinstance(data, LifeSupportRegistered):
-            row = protections.register_in(
-                router.session,
-                cid,
-                data.registration_id,
-                data.kind,
-                data.certificate_ref,
-                data.certified_by,
-                data.valid_from,
-                data.valid_to,
-                actor,
-            )
-            change = ProtectionChanged(data.kind, True, data.registration_id)
-            if row.valid_to is not None:
-                bundle = router.bundle
-                ahead = bundle.arrears.review_ahead_seconds if bundle.arrears else None
-                router.start(
-                    "registration_review",
-                    RegistrationReviewInput(
-                        row.registration_id,
-                        cid,
-                        row.kind,
-                        str(row.valid_to),
-                        ahead or DEFAULT_REVIEW_AHEAD,
-                    ),
+        match data:
+            case LifeSupportRegistered():
+                change = _register(router, data)
+            case BillDisputed():
+                protections.open_hold_in(router.session, cid, data.hold_id, data.kind,
+                                         data.bill_id, data.reference, actor)  # fmt: skip
+                change = ProtectionChanged(data.kind, True, data.hold_id)
+            case HardshipApplication():
+                kind = "hardship_application"
+                protections.open_hold_in(router.session, cid, data.hold_id, kind, None,
+                                         data.reference, actor)  # fmt: skip
+                change = ProtectionChanged(kind, True, data.hold_id)
+            case HoldResolved():
+                hold = protections.resolve_hold_in(
+                    router.session, data.hold_id, data.resolution, actor
                 )
-        elif isinstance(data, BillDisputed | HardshipApplication):
-            kind = data.kind if isinstance(data, BillDisputed) else "hardship_application"
-            bill = data.bill_id if isinstance(data, BillDisputed) else None
-            protections.open_hold_in(
-                router.session, cid, data.hold_id, kind, bill, data.reference, actor
-            )
-            change = ProtectionChanged(kind, True, data.hold_id)
-        else:
-            hold = protections.resolve_hold_in(router.session, data.hold_id, data.resolution, actor)
-            if hold.customer_id != cid:
-                raise protections.ProtectionError("data.hold_id", "not this customer's hold")
-            change = ProtectionChanged(hold.kind, False, data.hold_id)
+                if hold.customer_id != cid:
+                    raise protections.ProtectionError("data.hold_id", "not this customer's hold")
+                change = ProtectionChanged(hold.kind, False, data.hold_id)
+            case _:
+                assert_never(data)
     except protections.ProtectionError as err:
         issue = Issue(
             err.path if err.path.startswith("data") else f"data.{err.path}", err.message, err.code
@@ -115,3 +93,20 @@ def route(router: Any, data: ProtectionEvent) -> None:
             raise Conflict("Conflict", err.message, [issue]) from err
         raise Invalid("Invalid event data", issues=[issue]) from err
     router.signal("arrears", f"arrears:{cid}", "protection_changed", change, required=False)
+
+
+def _register(router: Any, data: LifeSupportRegistered) -> ProtectionChanged:
+    """Record the registration; one with an end date gets its review process."""
+    row = protections.register_in(
+        router.session, router.cid, data.registration_id, data.kind, data.certificate_ref,
+        data.certified_by, data.valid_from, data.valid_to, router.actor,
+    )  # fmt: skip
+    if row.valid_to is not None:
+        bundle = router.bundle
+        ahead = bundle.arrears.review_ahead_seconds if bundle.arrears else None
+        router.start(
+            "registration_review",
+            RegistrationReviewInput(row.registration_id, router.cid, row.kind,
+                                    str(row.valid_to), ahead or DEFAULT_REVIEW_AHEAD),
+        )  # fmt: skip
+    return ProtectionChanged(data.kind, True, data.registration_id)

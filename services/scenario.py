@@ -16,8 +16,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 import rules
 from services.errors import Invalid
-from services.event_data import DATA
-from services.events import parse as parse_event
+from services.event_types import DATA
+from services.event_types import parse as parse_event
 from workflows.task_kinds import TASK_KINDS
 
 # events that change the stored record instead of reaching a process
@@ -135,7 +135,8 @@ def parse(raw: Any, source: str = "") -> Scenario:
             issues += [(f"events[{i}].data.{k}", "not a record field") for k in unknown]
             continue
         try:
-            parse_event(event.type, event.data)  # the API's own check of event data
+            # the API's own check of event data (`data.<field>` paths)
+            parse_event({"event_id": f"scenario-{i}", "type": event.type, "data": event.data})
         except Invalid as err:
             issues += [(f"events[{i}].{issue.path}", issue.message) for issue in err.issues]
     if issues:

@@ -25,7 +25,7 @@ from activities import customers as customer_store
 from config import Settings
 from rules.reference import assign as reference_assign
 from services import events, processes
-from services.event_data import CUSTOMERLESS
+from services.event_types import CUSTOMERLESS, parse
 from services.relay import Relay
 from services.sandbox import DAY, Sandbox, Seen, open_sandbox
 from services.scenario import RECORD_UPDATE, Answer, Scenario, ScenarioEvent, Step
@@ -177,7 +177,8 @@ class Driver:
         # the service's own event handling in the sandbox's store (record, audit, outbox
         # rows in one transaction), then the real relay applies the rows to the sandbox
         cid = None if ev.type in CUSTOMERLESS else self.cid
-        event = events.Event(f"sim-{len(self.notes)}", ev.type, cid, dict(ev.data), "")
+        event = parse({"event_id": f"sim-{len(self.notes)}", "type": ev.type,
+                       "customer_id": cid, "data": dict(ev.data)})  # fmt: skip
 
         def accept() -> dict[str, Any]:
             with self.sb.sessions() as s:

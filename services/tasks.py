@@ -20,14 +20,14 @@ from sqlalchemy import and_, case, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 from temporalio.client import Client, WorkflowUpdateFailedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from services.errors import CODE_STATUS, UNKNOWN_CODE, DomainError, Issue
 from store import audit
 from store.credentials import Principal
 from store.models import Task
+from workflows.task_kinds import completion_errors
 from workflows.task_payloads import TaskCompletion, TaskCompletionResult
-from workflows.tasks import completion_errors
 
 WORKERS = ("agent", "inspector", "supervisor")
 OVERSEERS = ("supervisor",)
@@ -36,21 +36,22 @@ LIVE = ("open", "claimed")
 
 class TaskError(DomainError):
     """A refused task operation: code (not_found, forbidden, conflict, invalid, unavailable),
-    a message and field errors (path + message); a DomainError, so the API maps it like any
-    other (status and title by code)."""
+    a message and issues (path, message, code); a DomainError, so the API and the pages map
+    it like any other (status and title by code)."""
 
-    def __init__(self, code: str, message: str, errors: list[dict[str, str]] | None = None) -> None:
+    def __init__(self, code: str, message: str, issues: list[Issue] | None = None) -> None:
         self.status, title = CODE_STATUS.get(code, UNKNOWN_CODE)
-        issues = [Issue(e.get("path", ""), e.get("message", ""), code) for e in errors or []]
         super().__init__(title, message, issues)
-        self.code, self.message, self.errors = code, message, list(errors or [])
-
-    def errors_json(self) -> list[dict[str, Any]]:
-        """The field errors as given (no `code` added): the API's body stays as it was."""
-        return [dict(e) for e in self.errors]
+        self.code, self.message = code, message
 
     def __str__(self) -> str:
         return f"{self.code}: {self.message}"
+
+
+def completion_issues(kind: str, result: dict[str, Any]) -> list[Issue]:
+    """What the kind's completion model (workflows/task_kinds.py) refuses, as issues whose
+    path is the JSON pointer of the value inside `result` without the leading slash."""
+    return [Issue(i.path or "(root)", i.message, i.code) for i in completion_errors(kind, result)]
 
 
 def may_act(principal: Principal, task: Task) -> bool:
@@ -187,10 +188,10 @@ def reassign(
     """Give a live task to someone else or put it back in a queue (supervisor)."""
     if (assignee is None) == (queue is None):
         message = "give exactly one of assignee or queue"
-        raise TaskError("invalid", message, [{"path": "body", "message": message}])
+        raise TaskError("invalid", message, [Issue("body", message, "invalid")])
     if assignee is not None and assignee not in known:
         message = f"unknown principal {assignee}"
-        raise TaskError("invalid", message, [{"path": "body.assignee", "message": message}])
+        raise TaskError("invalid", message, [Issue("body.assignee", message, "unknown")])
     # FOR UPDATE: the "before" we audit is the row we change (PostgreSQL; SQLite transactions
     # are BEGIN IMMEDIATE and serialise anyway)
     task = db.scalars(select(Task).where(Task.task_id == task_id).with_for_update()).first()
@@ -251,7 +252,7 @@ async def complete(
         await asyncio.to_thread(_reject, sessions, task, principal, request_id, str(err.cause))
         raise TaskError("conflict", f"the workflow refused: {err.cause}") from err
     except RPCError as err:
-        if "not found" in str(err).lower():
+        if err.status == RPCStatusCode.NOT_FOUND:  # no such run, or it has ended
             await asyncio.to_thread(_reject, sessions, task, principal, request_id, "not running")
             raise TaskError("conflict", "the workflow of this task is no longer running") from err
         raise TaskError("unavailable", "Temporal unavailable; nothing was recorded") from err
@@ -282,9 +283,8 @@ def _check(
         refusal = (why, TaskError("conflict", f"task {why}"))
     elif task.status == "cancelled":
         refusal = ("task cancelled", TaskError("conflict", "task was cancelled"))
-    elif errors := completion_errors(task.kind, result):
-        fields = [{"path": e.split(": ", 1)[0], "message": e.split(": ", 1)[1]} for e in errors]
-        refusal = ("invalid payload", TaskError("invalid", "Invalid completion", fields))
+    elif issues := completion_issues(task.kind, result):
+        refusal = ("invalid payload", TaskError("invalid", "Invalid completion", issues))
     if refusal is not None:
         _reject(sessions, task, principal, rid, refusal[0])
         raise refusal[1]

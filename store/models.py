@@ -414,6 +414,7 @@ class Transition(Base):
     __tablename__ = "transitions"
     __table_args__ = (
         Index("ix_transitions_claim", "status", "next_attempt_at", "id"),
+        Index("ix_transitions_pending", "status", "id"),  # the relay's claim order
         Index("ix_transitions_workflow", "workflow_id", "status", "id"),
         Index("ix_transitions_customer", "customer_id", "status"),
     )
@@ -437,6 +438,7 @@ class Transition(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     applied_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    applied_by: Mapped[str | None] = mapped_column(String(100))  # the relay that recorded it
 
 
 class PolicyStage(Base):

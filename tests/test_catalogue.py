@@ -17,7 +17,7 @@ import worker
 import workflows
 from config import ROOT
 from rules.loader import load_bundle
-from services.event_data import CUSTOMERLESS, DATA
+from services.event_types import CUSTOMERLESS, DATA
 from workflows.catalogue import BY_EVENT, BY_KIND, BY_STRATEGY, CATALOGUE
 
 

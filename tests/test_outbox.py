@@ -18,7 +18,7 @@ import rules
 from activities import policy_store
 from activities.segmentation import segment_all
 from config import Settings
-from services import customers, events
+from services import customers, event_types, events
 from services.errors import Conflict
 from store import audit, db
 from store.models import Transition
@@ -98,13 +98,26 @@ def test_upsert_queues_with_the_record_and_cancels_unclaimed_opposites(
         assert len(customers.get(s, "CB1").pending_transitions) == 4
         assert audit.verify(s).ok
 
+    # a row waiting for its retry is not cancelled either: its first call may have reached
+    # Temporal (timed out after the server applied it), so the start queues behind the stop
+    with sessions.begin() as s:
+        s.execute(text("UPDATE transitions SET status = 'done', lease_owner = NULL "
+                       "WHERE op = 'start' AND status = 'pending'"))  # fmt: skip
+        s.execute(text("UPDATE transitions SET lease_owner = NULL, attempts = 1 "
+                       "WHERE op = 'stop' AND status = 'pending'"))  # fmt: skip
+    back = put(sessions, B)
+    assert [t["op"] for t in back.transitions] == ["start", "start"]
+    mine = [r[0] for r in rows(sessions)[before:] if r[2] == "pending"]
+    assert mine == ["stop", "stop", "start", "start"]
+
 
 def test_event_start_conflict_is_refused_at_accept_time(sessions: sessionmaker[Session]) -> None:
     put(sessions, {"customer_id": "EV1", "tariff": "residential"})
 
     def event(eid: str, request: str) -> dict[str, Any]:
-        data = {"request_id": request}
-        ev = events.Event(eid, "closure_requested", "EV1", data, audit.digest([eid, request]))
+        body = {"event_id": eid, "type": "closure_requested", "customer_id": "EV1",
+                "data": {"request_id": request}}  # fmt: skip
+        ev = event_types.parse(body)
         with sessions() as s:
             return events.accept(s, engines, ev, "crm", eid)
 

@@ -1,8 +1,9 @@
 """Human tasks inside a workflow: open, wait for the completion Update, escalate, close.
 
 A workflow class inherits `HumanTasks` to get the `complete_task` Update and its validator.
-The validator refuses completions of tasks that are not open here and payloads that break
-the kind's JSON Schema, so a refused completion never enters the history.
+The validator refuses completions of tasks that are not open here and payloads the kind's
+completion model refuses (workflows/task_kinds.py), so a refused completion never enters the
+history. The completion reaches the workflow as sent (a dict), as recorded histories hold it.
 """
 
 from __future__ import annotations
@@ -14,10 +15,8 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    import jsonschema
-
     from workflows.activity_payloads import StepRecord
-    from workflows.task_kinds import TASK_KINDS, schema_for
+    from workflows.task_kinds import TASK_KINDS, completion_errors
     from workflows.task_payloads import (
         CancelTasks,
         TaskClose,
@@ -32,26 +31,6 @@ ACTIVITY_TIMEOUT = timedelta(seconds=30)
 def task_id_for(workflow_id: str, step: str) -> str:
     """Deterministic, URL-safe task id: a retried activity never opens a second task."""
     return "tk_" + hashlib.sha256(f"{workflow_id}|{step}".encode()).hexdigest()[:24]
-
-
-def completion_errors(kind: str, result: object) -> list[str]:
-    """Schema violations of a completion payload, as 'path: message' strings."""
-    validator = jsonschema.Draft202012Validator(schema_for(kind))
-    return [
-        f"{'/'.join(str(p) for p in err.absolute_path) or '(root)'}: {err.message}"
-        for err in sorted(validator.iter_errors(result), key=lambda e: list(e.absolute_path))
-    ] + [f"{path}: NaN and infinite numbers are not allowed" for path in _non_finite(result, "")]
-
-
-def _non_finite(value: object, path: str) -> list[str]:
-    # JSON Schema's "number" admits NaN and Infinity in Python; PostgreSQL's json does not
-    if (isinstance(value, float) and value != value) or value in (float("inf"), float("-inf")):
-        return [path or "(root)"]
-    if isinstance(value, dict):
-        return [p for k, v in value.items() for p in _non_finite(v, f"{path}/{k}".lstrip("/"))]
-    if isinstance(value, list):
-        return [p for i, v in enumerate(value) for p in _non_finite(v, f"{path}/{i}".lstrip("/"))]
-    return []
 
 
 class HumanTasks:
@@ -78,9 +57,9 @@ class HumanTasks:
         spec = self._open.get(completion.task_id)
         if spec is None or completion.task_id in self._done:
             raise ValueError(f"task {completion.task_id} is not open in this workflow")
-        errors = completion_errors(spec.kind, completion.result)
-        if errors:
-            raise ValueError("; ".join(errors))
+        issues = completion_errors(spec.kind, completion.result)
+        if issues:
+            raise ValueError("; ".join(f"{i.path or '(payload)'}: {i.message}" for i in issues))
 
     async def record(self, step: StepRecord) -> None:
         """Write one step to the audit log (an activity: workflows do no I/O)."""

@@ -7,17 +7,17 @@ import json
 import logging
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from activities import customers as customer_store
+from api.batch_json import batch_body
 from api.deps import Db, State, require
 from api.errors import ERROR_RESPONSES, ApiError
 from api.record_schema import record_schema
 from api.schemas import (
     AssignmentOut,
-    BatchItem,
     BatchOut,
     CustomerOut,
     CustomerPage,
@@ -152,31 +152,19 @@ async def batch(
     app: State,
     db: Db,
     principal: Annotated[Principal, Depends(require("crm"))],
-) -> BatchOut:
+) -> Response:
     """A result per record, in input order. Valid records are stored and segmented even when
     others fail, in one transaction with the process transitions their strategies ask for;
     `transitions` lists those (pending: the outbox relay applies them to Temporal after the
     answer)."""
     records = await _batch_records(request)
-    done = await run_in_threadpool(
-        customers.batch, db, app.engine_for, records, principal.name, request.state.request_id
-    )
-    return BatchOut(
-        received=done.received,
-        stored=done.stored,
-        failed=done.failed,
-        results=[
-            BatchItem(
-                index=r.index,
-                customer_id=r.customer_id,
-                ok=r.ok,
-                errors=r.errors,
-                assignment=AssignmentOut(**r.assignment) if r.assignment else None,
-            )
-            for r in done.results
-        ],
-        transitions=[TransitionOut(**t) for t in done.transitions],
-    )
+
+    def work() -> bytes:
+        done = customers.batch(db, app.engine_for, records, principal.name,
+                               request.state.request_id)  # fmt: skip
+        return batch_body(done)  # the BatchOut document, one encoding per combination
+
+    return Response(await run_in_threadpool(work), media_type="application/json")
 
 
 @router.get("", response_model=CustomerPage, summary="Customers by segment, paged.")

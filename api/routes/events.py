@@ -1,59 +1,77 @@
-"""CRM events (HTTP shape): validated per type, idempotent by event id; services/events.py
-routes them to processes (through the outbox) and the points rules."""
+"""CRM events (HTTP shape): the body is validated into the discriminated union of
+services/event_types.py (one member per event type, so the OpenAPI schema shows each type's
+`data`); idempotent by event id; services/events.py routes them to processes (through the
+outbox) and the points rules."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Body, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import Db, State, require
 from api.errors import ERROR_RESPONSES
 from services import events
-from store import audit
+from services.event_types import EventIn, error_loc
 from store.credentials import Principal
 
-router = APIRouter(prefix="/v1/events", tags=["events"], responses=ERROR_RESPONSES)
 
-EventType = Literal[
-    "bill_overdue", "payment_received", "payment_plan_agreed", "instalment_missed",
-    "closure_requested", "inspection_findings", "rectification_reported", "complaint",
-    "planned_outage", "service_request", "new_installation",
-    "life_support_registered", "bill_disputed", "hardship_application", "hold_resolved",
-]  # fmt: skip
+class EventRoute(APIRoute):
+    """Names a refused field without pydantic's union tag: `data.<field>` for the event's
+    data (as the service named it before the union), `body.<field>` for the envelope and
+    `body.type` for an unknown type."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route(request: Request) -> Response:
+            try:
+                return await handler(request)
+            except RequestValidationError as err:
+                errors = [
+                    {**e, "loc": error_loc(e["loc"][1:], e["type"], ("body",))}
+                    if e["loc"][:1] == ("body",)
+                    else e
+                    for e in err.errors()
+                ]
+                raise RequestValidationError(errors, body=err.body) from None
+
+        return route
 
 
-class EventIn(BaseModel):
-    """An event from the CRM; `data` depends on `type` (see services/event_data.py)."""
+router = APIRouter(
+    prefix="/v1/events", tags=["events"], responses=ERROR_RESPONSES, route_class=EventRoute
+)
 
-    event_id: str = Field(min_length=1, max_length=100, description="Makes the event idempotent.")
-    type: EventType
-    customer_id: str | None = Field(
-        default=None, max_length=64, description="Required except for planned_outage."
-    )
-    occurred_at: datetime | None = None
-    data: dict[str, Any] = Field(default_factory=dict)
-
-    model_config = {
-        "json_schema_extra": {
-            "examples": [
-                {"event_id": "ev-1001", "type": "bill_overdue", "customer_id": "C000123",
-                 "data": {"bill_id": "B2026-10", "amount": 1830.5}},
-                {"event_id": "ev-1002", "type": "payment_received", "customer_id": "C000123",
-                 "data": {"bill_id": "B2026-10", "amount": 1830.5, "channel": "online",
-                          "settled": True}},
-            ]
-        }
-    }  # fmt: skip
+EXAMPLES: dict[str, Any] = {
+    "bill_overdue": {"summary": "A bill is overdue", "value": {
+        "event_id": "ev-1001", "type": "bill_overdue", "customer_id": "C000123",
+        "data": {"bill_id": "B2026-10", "amount": 1830.5}}},
+    "payment_received": {"summary": "A payment settles the arrears", "value": {
+        "event_id": "ev-1002", "type": "payment_received", "customer_id": "C000123",
+        "data": {"bill_id": "B2026-10", "amount": 1830.5, "channel": "online",
+                 "settled": True}}},
+    "planned_outage": {"summary": "A planned outage on a feeder (no customer)", "value": {
+        "event_id": "ev-1003", "type": "planned_outage",
+        "data": {"feeder_id": "F12", "outage_id": "O-77", "starts_at": "2026-12-03T08:00:00Z",
+                 "ends_at": "2026-12-03T12:00:00Z"}}},
+}  # fmt: skip
 
 
 @router.post("", summary="Deliver a CRM event (idempotent by event_id).")
 async def post_event(
-    body: EventIn,
+    body: Annotated[
+        EventIn,
+        Body(
+            description="A CRM event: `type` selects the schema of `data`.",
+            openapi_examples=EXAMPLES,
+        ),
+    ],
     request: Request,
     app: State,
     db: Db,
@@ -66,13 +84,15 @@ async def post_event(
     The answer comes once the event is stored: the processes it starts or signals are queued
     in the outbox (`transitions`, pending) in the same transaction and applied to Temporal by
     the relay right after, so `routed_to` names workflows that may not run yet. A signal to a
-    process that has ended meanwhile is recorded as `skipped`."""
-    event = events.Event(
-        body.event_id, body.type, body.customer_id, body.data,
-        audit.digest(body.model_dump(mode="json")),
-    )  # fmt: skip
+    process that has ended meanwhile is recorded as `skipped`.
+
+    `type` selects the schema of `data` (one member of the union per type). A refused value
+    is a 422 problem+json naming its path: `data.<field>` inside the data (e.g.
+    `data.hazards.0.severity`), `body.<field>` in the envelope, `body.type` for an unknown
+    type; `customer_id` when the customer is missing or unknown. Each error carries a stable
+    `code` (`missing`, `extra_forbidden`, `union_tag_invalid`, ...)."""
     response = await run_in_threadpool(
-        events.accept, db, app.engine_for, event, principal.name, request.state.request_id
+        events.accept, db, app.engine_for, body, principal.name, request.state.request_id
     )
     if not response.get("duplicate"):
         for kind in response["started"]:

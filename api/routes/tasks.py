@@ -91,8 +91,11 @@ async def complete(
     app: State,
     principal: Annotated[Principal, Depends(require(*WORKERS))],
 ) -> TaskCompleteOut:
-    """422 names the failing path; 409 when completed differently (also concurrently) or no
-    longer open; an identical retry returns the first outcome."""
+    """422 (problem+json) lists each refused value of `result` with its `path` (JSON pointer
+    without the leading slash: `contacts/phone`, `results/0/fixed`) and a stable `code`
+    (`missing`, also for a field the chosen outcome requires; `extra_forbidden`,
+    `finite_number`, ...); nothing reaches the workflow. 409 when completed differently (also
+    concurrently) or no longer open; an identical retry returns the first outcome."""
     try:
         done = await task_service.complete(
             app.sessions, app.temporal, principal, task_id, body.result,

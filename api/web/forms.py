@@ -4,8 +4,8 @@
 select, string -> input or textarea, number -> number input, boolean -> checkbox, object ->
 fieldset, array of objects -> repeated fieldsets, array of strings -> one per line).
 `parse` turns the submitted form into the completion payload; it never judges validity: the
-payload goes to the API's completion function, whose schema errors (`path: message`) are
-mapped back onto the fields by `error_map`.
+payload goes to the API's completion function, whose issues (`path`, `message`, `code`) are
+put beside their fields by `error_map` (by path; by code where the page has its own words).
 
 Form names are the JSON pointer of the value without the leading slash (`contacts/phone`,
 `results/0/fixed`); `_rows/<path>` carries how many rows an array of objects showed.
@@ -19,9 +19,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from api.web.i18n import N_
+
 RADIO_MAX = 4  # up to this many options fit as radio buttons on a phone; more use a select
 TEXTAREA_MIN = 500  # strings allowed to be longer than this get a textarea
-_REQUIRED = re.compile(r"^'([^']+)' is a required property$")
+REQUIRED = N_("is required")
 
 
 @dataclass
@@ -181,16 +183,13 @@ def row_counts(form: Mapping[str, str]) -> dict[str, int]:
 
 
 def error_map(errors: list[dict[str, Any]]) -> dict[str, list[str]]:
-    """API errors (`path`, `message`) keyed by form path; a missing required property is
-    attached to the property itself, so the message sits beside its field."""
+    """Issues (`path`, `message`, `code`: the problem document's `errors`) keyed by form
+    path; a missing value reads "is required" beside its field (chosen by code: the
+    message's text is never read)."""
     out: dict[str, list[str]] = {}
     for err in errors:
-        path = "" if err.get("path") in (None, "(root)") else str(err["path"])
-        message = str(err.get("message", ""))
-        m = _REQUIRED.match(message)
-        if m:
-            path = f"{path}/{m.group(1)}" if path else m.group(1)
-            message = "is required"
+        path = "" if err.get("path") in (None, "", "(root)") else str(err["path"])
+        message = REQUIRED if err.get("code") == "missing" else str(err.get("message", ""))
         out.setdefault(path, []).append(message)
     return out
 

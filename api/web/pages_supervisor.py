@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import state
-from api.errors import domain_problem, from_domain
+from api.errors import from_domain
 from api.web.common import checked_fields, open_tasks, problem_text, redirect, render, user
 from services import audit, workflows
 from services import tasks as task_service
@@ -68,7 +68,7 @@ async def reassign(request: Request) -> Response:
         await run_in_threadpool(work)  # store work off the event loop
         sess.flash("Task reassigned.")
     except TaskError as failed:
-        err = domain_problem(failed.code, failed.message, failed.errors)
+        err = from_domain(failed)
         detail = "; ".join(str(e.get("message")) for e in err.errors)
         sess.flash(problem_text(err) + (f" ({detail})" if detail else ""))
     return redirect(request, sess, "/web/supervisor")

@@ -1,4 +1,5 @@
-"""Sign-in, the inbox (phone first) and the task page with its schema-generated form.
+"""Sign-in, the inbox (phone first) and the task page with its form generated from the
+kind's completion model (workflows/task_kinds.py).
 
 The inbox and the task page call the same task services as the API (`services.tasks`), so the
 visibility rule (an inspector never sees another inspector's task), the completion through
@@ -18,7 +19,7 @@ from temporalio.common import SearchAttributeKey
 
 from activities import customers as customer_store
 from api.deps import state
-from api.errors import domain_problem
+from api.errors import from_domain
 from api.schemas import TaskOut, task_out
 from api.web import forms, session
 from api.web.common import checked_fields, open_tasks, problem_text, redirect, render, user
@@ -162,7 +163,7 @@ async def _task_page(
         # store reads in the thread pool: a busy SQLite lock must not stall the event loop
         task, customer, following = await run_in_threadpool(load)
     except TaskError as err:
-        failed = domain_problem(err.code, err.message, err.errors)
+        failed = from_domain(err)
         return render(request, sess, "message.html", failed.status, message=problem_text(failed))
     wf_status, stage = await _stage(request, task.workflow_id)
     schema = schema_for(task.kind)
@@ -206,7 +207,7 @@ async def claim(request: Request, task_id: str) -> Response:
     try:
         await run_in_threadpool(work)  # store work off the event loop
     except TaskError as err:
-        sess.flash(problem_text(domain_problem(err.code, err.message, err.errors)))
+        sess.flash(problem_text(from_domain(err)))
     return redirect(request, sess, f"/web/tasks/{task_id}")
 
 
@@ -218,7 +219,8 @@ def _kind_of(request: Request, task_id: str) -> tuple[str, str]:
 
 @router.post("/tasks/{task_id}")
 async def complete(request: Request, task_id: str) -> Response:
-    """Complete through the API's function; schema errors come back beside their fields."""
+    """Complete through the API's function; the completion model's issues come back beside
+    their fields."""
     sess, p = user(request, *WORKERS)
     form = await checked_fields(request, sess)
     kind, workflow_id = await run_in_threadpool(_kind_of, request, task_id)
@@ -238,8 +240,9 @@ async def complete(request: Request, task_id: str) -> Response:
         out = await task_service.complete(
             app.sessions, app.temporal, p, task_id, result, request.state.request_id
         )
-    except TaskError as err_:
-        err = domain_problem(err_.code, err_.message, err_.errors)
+    except TaskError as refused:
+        # the service's issues (path, message, code) go beside their fields by path
+        err = from_domain(refused)
         if err.status == 422:
             return await _task_page(
                 request, task_id, 422, result, forms.error_map(err.errors), rows

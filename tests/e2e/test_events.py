@@ -64,6 +64,37 @@ async def test_events_start_signal_and_accrue_points(stack: Stack) -> None:
     assert unknown.status_code == 422
 
 
+async def test_union_refusals_are_problem_json_with_paths(stack: Stack) -> None:
+    """The body is validated into the union by type: the path names the field of the type's
+    data, or `body.type` for a type the union lacks; nothing is stored."""
+    await stack.call("PUT", "/v1/customers/EV2", "crm", json={"tariff": "residential"})
+    cases = [
+        ({"type": "meter_exploded", "data": {}}, {"body.type"}),
+        ({"data": {"topic": "outage"}}, {"body.type"}),
+        ({"type": "hold_resolved", "data": {"hold_id": "D1", "resolution": ""}},
+         {"data.resolution"}),
+        ({"type": "planned_outage", "data": {"feeder_id": "F1", "outage_id": "O1",
+                                             "starts_at": 5, "ends_at": "2026-12-03T12:00Z"}},
+         {"data.starts_at"}),
+        ({"type": "life_support_registered", "data": {
+            "registration_id": "L1", "certificate_ref": "C", "certified_by": "D",
+            "valid_from": "2026-01-01", "kind": "wheelchair"}}, {"data.kind"}),
+    ]  # fmt: skip
+    for i, (body, paths) in enumerate(cases):
+        r = await _event(stack, event_id=f"u-{i}", customer_id="EV2", **body)
+        assert r.status_code == 422, r.text
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert {e["path"] for e in r.json()["errors"]} == paths, (body, r.json())
+        assert all(e["code"] for e in r.json()["errors"])  # a stable code beside each path
+        again = await _event(stack, event_id=f"u-{i}", customer_id="EV2", type="complaint",
+                             data={"topic": "billing"})  # fmt: skip
+        assert again.status_code == 200 and "duplicate" not in again.json()  # nothing stored
+    spec = (await stack.http.get("/openapi.json")).json()
+    body_schema = spec["paths"]["/v1/events"]["post"]["requestBody"]["content"]
+    mapping = body_schema["application/json"]["schema"]["discriminator"]["mapping"]
+    assert mapping["hold_resolved"] == "#/components/schemas/HoldResolvedEvent"
+
+
 async def test_start_workflow_is_idempotent_by_business_key(stack: Stack) -> None:
     await stack.call("PUT", "/v1/customers/WF1", "crm", json={"tariff": "residential"})
     body = {"customer_id": "WF1", "request_id": "R1"}

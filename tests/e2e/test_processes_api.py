@@ -152,3 +152,34 @@ async def test_inspectors_see_and_complete_only_their_own_tasks(stack: Stack) ->
     )
     assert done.status_code == 200, done.text
     await _until(stack, "crm", "/v1/workflows/hazard:HZ1:I1", lambda b: b["status"] == "COMPLETED")
+
+
+async def test_completion_refusals_are_data(stack: Stack) -> None:
+    """A refused completion names each value by path and code (the kind's model decides); a
+    task whose workflow has ended is a 409 (Temporal's
+    NOT_FOUND status, not its message), and the task stays open in the store."""
+    await stack.call("PUT", "/v1/customers/CLR", "crm", json={"tariff": "residential"})
+    ev = {"event_id": "clr-1", "type": "closure_requested", "customer_id": "CLR",
+          "data": {"request_id": "R1"}}  # fmt: skip
+    assert (await stack.call("POST", "/v1/events", "crm", json=ev)).status_code == 200
+    [task] = await _until(stack, "supervisor", "/v1/tasks", bool, customer_id="CLR")
+    assert task["kind"] == "final_meter_reading", task  # a residential closure reads first
+    url = f"/v1/tasks/{task['task_id']}/complete"
+    bad = {"result": {"outcome": "read", "reading_kwh": "12", "seal": "broken"}}
+    r = await stack.call("POST", url, "supervisor", json=bad)
+    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    assert {(e["path"], e["code"]) for e in r.json()["errors"]} == {
+        ("reading_kwh", "float_type"),
+        ("seal", "extra_forbidden"),
+    }, r.json()
+    r = await stack.call("POST", url, "supervisor", json={"result": {"outcome": "estimated"}})
+    assert [(e["path"], e["code"]) for e in r.json()["errors"]] == [("reading_kwh", "missing")]
+    # the schema the API publishes says the same
+    assert task["completion_schema"]["required"] == ["outcome", "reading_kwh"]
+
+    await stack.temporal.get_workflow_handle(task["workflow_id"]).terminate("test: gone")
+    done = {"result": {"outcome": "read", "reading_kwh": 1234.5}}
+    r = await stack.call("POST", url, "supervisor", json=done)
+    assert r.status_code == 409 and "no longer running" in r.json()["detail"], r.text
+    left = await stack.call("GET", f"/v1/tasks/{task['task_id']}", "supervisor")
+    assert left.json()["status"] in ("open", "claimed")

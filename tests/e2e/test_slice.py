@@ -56,6 +56,9 @@ async def test_customer_to_callback_task_to_history(stack: Stack) -> None:
     )
     assert bad.status_code == 422
     assert bad.headers["content-type"].startswith("application/problem+json")
+    # the outcome makes `contacts` required: the issue sits at that field, with a code
+    [issue] = bad.json()["errors"]
+    assert (issue["path"], issue["code"]) == ("contacts", "missing"), issue
 
     body = {"result": {"outcome": "contact_updated", "contacts": {"phone": "+86 139 1111 2222"}}}
     done = await stack.call("POST", f"/v1/tasks/{task['task_id']}/complete", "agent", json=body)

@@ -96,6 +96,7 @@ def child_env(s: Settings) -> dict[str, str]:
         "SEGFLOW_DEMO_CUSTOMERS": "0",
         "SEGFLOW_LOG_LEVEL": "WARNING",
         "SEGFLOW_EXTRA_JURISDICTIONS_DIR": str(DRILL_PACKS),
+        "SEGFLOW_RELAY_CONCURRENCY": str(s.relay_concurrency),
     }
 
 

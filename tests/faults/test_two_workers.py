@@ -1,5 +1,6 @@
 """Scale-out on PostgreSQL: two worker processes on the same task queues split a population
-run's keyset batches; totals are exact and no batch is done twice."""
+run's keyset batches and drain the outbox together; totals are exact, no batch is done twice
+and no transition is claimed twice."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from activities import policy_store
 from config import ROOT, Settings
 from services import ingest
 from store import db
-from store.models import Assignment, AuditEntry, SegmentationBatch
-from tests.faults.conftest import Children
+from store.models import Assignment, AuditEntry, SegmentationBatch, Transition
+from tests.faults.conftest import Children, outbox_depth, until
 from tests.test_ingest import records
 from workflows.segmentation_payloads import SegmentationProgress, SegmentationRunInput
 
@@ -24,7 +25,8 @@ N, BATCH = 2_000, 50
 async def test_two_workers_split_a_population_run(
     fault_settings: Settings, pg_store_url: str, tmp_path: object
 ) -> None:
-    cfg = fault_settings.model_copy(update={"database_url": pg_store_url})
+    # a small relay concurrency: each relay claims a few rows at a time, so both get work
+    cfg = fault_settings.model_copy(update={"database_url": pg_store_url, "relay_concurrency": 4})
     engine = db.make_engine(pg_store_url)
     sessions = db.session_factory(engine)
     with sessions.begin() as s:
@@ -43,6 +45,17 @@ async def test_two_workers_split_a_population_run(
             result_type=SegmentationProgress,
         )
         result = await handle.result()
+        # both relays drain the transitions the run queued
+        await until(lambda: outbox_depth(sessions) == 0, 180, "the outbox drained")
+        with sessions() as s:
+            applied = s.execute(
+                select(Transition.workflow_id, Transition.status, Transition.attempts,
+                       Transition.applied_by)
+                .where(Transition.source == "segmentation:TW1")
+            ).all()  # fmt: skip
+        running = [
+            (await client.get_workflow_handle(wid).describe()).status.name for wid, *_ in applied
+        ]
     finally:
         kids.stop()
     assert (result.total, result.done, result.batches, result.batches_done) == (
@@ -64,4 +77,13 @@ async def test_two_workers_split_a_population_run(
     assert sum(r.changed for r in rows) == result.changed
     # both worker processes took batches
     assert len({r.worker for r in rows}) == 2, {r.worker for r in rows}
+    # the outbox: one row per process start the batches counted, every one applied once
+    # (claimed once: one attempt) by one of the two relays, and each workflow running
+    assert result.processes_started > 0 and result.processes_stopped == 0
+    assert len(applied) == result.processes_started
+    assert len({wid for wid, *_ in applied}) == len(applied)
+    assert {(status, attempts) for _, status, attempts, _ in applied} == {("done", 1)}
+    owners = {owner for *_, owner in applied}
+    assert len(owners) == 2 and None not in owners, owners
+    assert set(running) == {"RUNNING"}
     engine.dispose()

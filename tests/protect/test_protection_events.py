@@ -14,9 +14,9 @@ from sqlalchemy.orm import Session, sessionmaker
 import rules
 from activities import policy_store
 from config import Settings
-from services import customers, events
+from services import customers, event_types, events
 from services.errors import Invalid
-from store import audit, db
+from store import db
 from store.models import Hold, Registration, Transition
 
 _ENGINES: dict[str, rules.Engine] = {}
@@ -44,7 +44,7 @@ def sessions(any_store: str, settings: Settings) -> Iterator[sessionmaker[Sessio
 
 
 def send(sessions: sessionmaker[Session], eid: str, etype: str, cid: str, **data: Any) -> Any:
-    ev = events.Event(eid, etype, cid, data, audit.digest([eid, etype, cid, data]))
+    ev = event_types.parse({"event_id": eid, "type": etype, "customer_id": cid, "data": data})
     with sessions() as s:
         return events.accept(s, engines, ev, "crm", eid)
 

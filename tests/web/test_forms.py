@@ -5,8 +5,13 @@ from __future__ import annotations
 import pytest
 
 from api.web import forms
-from workflows.task_kinds import TASK_KINDS, schema_for
-from workflows.tasks import completion_errors
+from services.tasks import completion_issues
+from workflows.task_kinds import TASK_KINDS, completion_errors, schema_for
+
+
+def _errors(kind: str, payload: dict[str, object]) -> list[dict[str, object]]:
+    """The problem document's `errors` for a refused completion (as the page receives them)."""
+    return [i.to_json() for i in completion_issues(kind, payload)]
 
 
 def _kinds(tree: list[forms.Field]) -> dict[str, str]:
@@ -36,11 +41,7 @@ def test_callback_form_shape_and_payload() -> None:
 
 def test_missing_required_property_lands_beside_its_field() -> None:
     payload = forms.parse(schema_for("callback_call"), {"outcome": "contact_updated"})
-    errors = [
-        {"path": e.split(": ", 1)[0], "message": e.split(": ", 1)[1]}
-        for e in completion_errors("callback_call", payload)
-    ]
-    mapped = forms.error_map(errors)
+    mapped = forms.error_map(_errors("callback_call", payload))
     assert mapped == {"contacts": ["is required"]}
     tree = forms.fields(schema_for("callback_call"), payload, mapped)
     assert next(f for f in tree if f.key == "contacts").errors == ["is required"]
@@ -65,11 +66,7 @@ def test_reinspection_rows_prefilled_from_the_hazards() -> None:
         "results": [{"hazard_id": "HZ1", "fixed": True}, {"hazard_id": "HZ2", "fixed": False}]
     }
     bad = forms.parse(schema_for("reinspection"), {"_rows/results": "1", "results/0/fixed": "on"})
-    errors = [
-        {"path": e.split(": ", 1)[0], "message": e.split(": ", 1)[1]}
-        for e in completion_errors("reinspection", bad)
-    ]
-    assert "results/0/hazard_id" in forms.error_map(errors)
+    assert forms.error_map(_errors("reinspection", bad)) == {"results/0/hazard_id": ["is required"]}
 
 
 def test_numbers_dates_and_lines() -> None:
@@ -102,9 +99,19 @@ def test_every_kind_renders_and_its_errors_have_a_place(kind: str) -> None:
     tree = forms.fields(schema)
     assert tree, f"{kind} renders no field"
     payload = forms.parse(schema, {})
-    errors = [
-        {"path": e.split(": ", 1)[0], "message": e.split(": ", 1)[1]}
-        for e in completion_errors(kind, payload)
-    ]
-    for path in forms.error_map(errors):
+    for path in forms.error_map(_errors(kind, payload)):
         assert path == "" or path in forms.placed(tree), (kind, path)
+
+
+def test_error_map_places_by_path_and_code_never_by_text() -> None:
+    errors = [
+        {"path": "contacts", "message": "required when the outcome is contact_updated",
+         "code": "missing"},
+        {"path": "note", "message": "'note' is a required property", "code": "string_type"},
+        {"path": "(root)", "message": "whole payload", "code": "model_type"},
+    ]  # fmt: skip
+    assert forms.error_map(errors) == {
+        "contacts": ["is required"],
+        "note": ["'note' is a required property"],  # shown as given, not parsed
+        "": ["whole payload"],
+    }
