@@ -44,7 +44,7 @@ from temporalio.client import Client
 import rules
 from activities.population import demo_records
 from config import ROOT
-from workflows.payloads import CallbackInput
+from workflows.inputs import CallbackInput
 
 TITLE_SQLITE = "Day one: 100k customers on the embedded stack (SQLite store)"
 TITLE_PG = "Day one: 1M customers on the PostgreSQL store"
@@ -181,14 +181,36 @@ async def raw_starts(address: str, n: int, concurrency: int = 32) -> float:
     return n / (time.perf_counter() - t0)
 
 
-async def failed_activities(address: str) -> int:
-    """Failed activity attempts in every segmentation run's history."""
+async def run_history(address: str) -> dict[str, float]:
+    """From every segmentation run's history: failed activity attempts, and where the run's
+    time went: activities running (per type, summed) and workflow tasks (scheduled ->
+    completed, summed: the worker's turn-around between steps)."""
     client = await Client.connect(address)
-    failed = 0
+    out = {"failed": 0.0, "workflow_tasks": 0.0}
+    scheduled: dict[int, str] = {}
+    started: dict[int, Any] = {}
+    wft_at = None
     async for wf in client.list_workflows("WorkflowType = 'segmentation_run'"):
         async for e in client.get_workflow_handle(wf.id, run_id=wf.run_id).fetch_history_events():
-            failed += e.HasField("activity_task_failed_event_attributes")
-    return failed
+            at = e.event_time.ToDatetime()
+            if e.HasField("activity_task_failed_event_attributes"):
+                out["failed"] += 1
+            if e.HasField("workflow_task_scheduled_event_attributes"):
+                wft_at = at
+            elif e.HasField("workflow_task_completed_event_attributes") and wft_at is not None:
+                out["workflow_tasks"] += (at - wft_at).total_seconds()
+            elif e.HasField("activity_task_scheduled_event_attributes"):
+                scheduled[e.event_id] = (
+                    e.activity_task_scheduled_event_attributes.activity_type.name
+                )
+            elif e.HasField("activity_task_started_event_attributes"):
+                started[e.activity_task_started_event_attributes.scheduled_event_id] = at
+            elif e.HasField("activity_task_completed_event_attributes"):
+                sid = e.activity_task_completed_event_attributes.scheduled_event_id
+                if sid in started:
+                    name = scheduled.get(sid, "?")
+                    out[name] = out.get(name, 0.0) + (at - started[sid]).total_seconds()
+    return out
 
 
 def locked_lines(workdir: Path) -> dict[str, int]:
@@ -238,7 +260,8 @@ async def measure(
         res["load"] = peak.load()
         checkpoint()
         res["raw"] = await raw_starts(st.settings.temporal_address, min(2_000, args.n // 10))
-        res["failed_activities"] = await failed_activities(st.settings.temporal_address)
+        res["history"] = await run_history(st.settings.temporal_address)
+        res["failed_activities"] = int(res["history"]["failed"])
         res["failed_transitions"] = count(url, "SELECT count(*) FROM transitions "
                                           "WHERE status = 'failed'")  # fmt: skip
         res["customers"] = count(url, "SELECT count(*) FROM customers")
@@ -328,6 +351,12 @@ def markdown(args: argparse.Namespace, r: dict[str, Any]) -> str:
         notes.append(f"Customers stored: {r['customers']:,}; failed transitions: "
                      f"**{r['failed_transitions']}**; failed activity attempts in the run: "
                      f"**{r['failed_activities']}**.")  # fmt: skip
+    if "history" in r:
+        h = r["history"]
+        notes.append(f"Where the run's time went (its history, summed): plan activity "
+                     f"{h.get('segmentation_plan', 0):.1f} s, batch activities "
+                     f"{h.get('segmentation_batch', 0):.1f} s, workflow tasks (scheduled -> "
+                     f"completed) {h['workflow_tasks']:.1f} s.")  # fmt: skip
     if r.get("batches"):
         notes.append("Batch times (s): " + ", ".join(f"{b:.2f}" for b in r["batches"]) + ".")
     notes.append("History events per call-back cycle: see \"History size\" (<= 20 for a "

@@ -53,8 +53,8 @@ from services import outbox
 from services.relay import Relay, RelayConfig
 from store import db
 from tests import servers
-from workflows.payloads import SA_CUSTOMER, SA_KIND
-from workflows.process_payloads import ClosureInput
+from workflows.attributes import SA_CUSTOMER, SA_KIND
+from workflows.inputs import ClosureInput
 
 TITLE = "Outbox: upserts on both stores, relay drain vs raw starts"
 CONCURRENCY = 32

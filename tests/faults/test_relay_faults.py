@@ -27,7 +27,7 @@ from config import ROOT, Settings
 from services import outbox
 from store.models import Transition
 from tests.faults.conftest import Children, child_env, outbox_depth, until
-from workflows.process_payloads import ClosureInput
+from workflows.inputs import ClosureInput
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 
@@ -90,7 +90,7 @@ async def test_relay_killed_mid_drain_applies_each_transition_once(
 
 
 def _settled(i: int) -> Any:
-    from workflows.process_payloads import CaseSettledSignal
+    from workflows.signals import CaseSettledSignal
 
     return CaseSettledSignal(f"case-{i}")
 

@@ -16,7 +16,7 @@ import devstack
 from config import Settings
 from store.models import Assignment, Customer, OutboxMessage
 from tests.faults.conftest import Children, activate, fast_arrears_bundle, until
-from workflows.process_payloads import ArrearsInput
+from workflows.inputs import ArrearsInput
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 WAIT = 15.0  # the first reminder's wait (seconds)

@@ -15,7 +15,7 @@ from store import db
 from store.models import Assignment, AuditEntry, SegmentationBatch, Transition
 from tests.faults.conftest import Children, outbox_depth, until
 from tests.test_ingest import records
-from workflows.payloads import SegmentationProgress, SegmentationRunInput
+from workflows.segmentation_payloads import SegmentationProgress, SegmentationRunInput
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e, pytest.mark.postgres]
 
