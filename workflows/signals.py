@@ -1,8 +1,8 @@
 """Signal payloads: one-way messages to a running process.
 
-`cancel` (CancelSignal) is the one way every event-driven process is stopped by a person or
-by another process (a closing account); `leave` (LeaveSignal) stops a segment-driven process
-when its customer leaves the segment. The others carry CRM events to the process that waits
+`cancel` (CancelSignal) is the one payload with which a person (the API's cancel) or another
+process (a closing account) stops any process; `leave` (LeaveSignal) stops a segment-driven
+process when its customer leaves the segment. The others carry CRM events to the process that waits
 for them. The arrears ladder's own signals (a new bill, a protection change, a decided
 registration review) live with its plan in workflows/arrears_payloads.py.
 """
@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 
 @dataclass
 class CancelSignal:
-    """`cancel`: a supervisor stops the process (every open task is cancelled)."""
+    """`cancel`: a supervisor (or a closing account) stops the process; every open task is
+    cancelled and the reason recorded."""
 
     reason: str
     actor: str = "supervisor"
@@ -22,7 +23,7 @@ class CancelSignal:
 
 @dataclass
 class LeaveSignal:
-    """Signal input: the customer left the segment that asked for the process."""
+    """`leave`: the customer left the segment that asked for the process."""
 
     reason: str = "segment left"
 

@@ -306,7 +306,9 @@ class Recorder:
         wid = "registration:REG-RR1"
         # the relay applies the queued start (the same input the recorder used to pass)
         await Relay(self.sessions, self.client, QUEUE).run(until_idle=True)
-        h = self.client.get_workflow_handle(wid)
+        # the first run (a renewal continues-as-new): its history is the one recorded
+        first = await self.client.get_workflow_handle(wid).describe()
+        h = self.client.get_workflow_handle(wid, run_id=first.run_id)
         renewed = (end + timedelta(days=365)).isoformat()
         await self.complete(h, wid, "registration_review", outcome="renewed", valid_to=renewed)
         await self.save("registration_review", h)
