@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from config import ROOT, Settings
 from store import credentials, db
 from store.models import Customer
-from workflows.payloads import SEARCH_ATTRIBUTES
+from workflows.attributes import SEARCH_ATTRIBUTES
 
 log = logging.getLogger("segflow.dev")
 

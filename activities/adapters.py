@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
 
 from store.models import Customer, OutboxMessage
-from workflows.process_payloads import ExternalRequest, ExternalResult, NoticeRequest, NoticeResult
+from workflows.activity_payloads import ExternalRequest, ExternalResult, NoticeRequest, NoticeResult
 
 
 class NoticeChannel(Protocol):

@@ -17,15 +17,15 @@ from temporalio import activity
 
 from activities import feedback
 from activities.inbox import InboxActivities
-from workflows.payloads import (
+from workflows.activity_payloads import (
     CallbackFinish,
     ContactUpdate,
+    CustomerFeedback,
+    FeedbackUpdate,
     PlanRequest,
-    ProcessPlan,
-    TaskClose,
 )
-from workflows.process_payloads import CustomerFeedback, FeedbackUpdate
 from workflows.process_plans import CallbackPlan
+from workflows.task_payloads import TaskClose
 
 
 class CallbackActivities:
@@ -54,9 +54,7 @@ class CallbackActivities:
         if not req.read_plan:
             return CallbackPlan(True, "")
         plan = self._inbox.load_plan(PlanRequest(req.customer_id, "callback"))
-        if isinstance(plan, ProcessPlan):  # the customer is gone: no parameters at all
-            return CallbackPlan(False, plan.policy_version, reason=plan.reason)
-        assert isinstance(plan, CallbackPlan)
+        assert isinstance(plan, CallbackPlan)  # active or not (the customer is gone)
         return plan
 
     def all(self) -> list[Any]:

@@ -18,7 +18,7 @@ from temporalio import activity
 
 from store import audit
 from store.models import AuditEntry, Customer
-from workflows.process_payloads import FeedbackUpdate
+from workflows.activity_payloads import FeedbackUpdate
 
 # the fields a process may change (counters are added to, the rest are set)
 COUNTERS = frozenset(

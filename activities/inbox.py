@@ -12,10 +12,11 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities import policy_store
 from activities.feedback import FeedbackActivities
-from activities.process_plans import TYPED
+from activities.process_plans import TYPED, inactive
 from activities.routing import route
 from store import audit, db
 from store.models import (
@@ -26,17 +27,10 @@ from store.models import (
     PolicyVersion,
     Task,
 )
+from workflows.activity_payloads import ContactUpdate, PlanRequest, StepRecord
 from workflows.catalogue import BY_STRATEGY as SEGMENT_PROCESSES
-from workflows.payloads import (
-    CancelTasks,
-    ContactUpdate,
-    PlanRequest,
-    ProcessPlan,
-    StepRecord,
-    TaskClose,
-    TaskSpec,
-)
 from workflows.process_plans import TypedPlan
+from workflows.task_payloads import CancelTasks, TaskClose, TaskSpec
 
 
 def plan_facts(customer: Customer, row: Assignment) -> dict[str, Any]:
@@ -61,28 +55,25 @@ class InboxActivities:
         self._reads = db.read_sessions(sessions)  # no write lock for a plan read (SQLite)
 
     @activity.defn(name="load_plan")
-    def load_plan(self, req: PlanRequest) -> ProcessPlan | TypedPlan:
-        """The process's parameters from the customer's current strategy and the policy."""
+    def load_plan(self, req: PlanRequest) -> TypedPlan:
+        """The process's typed plan from the customer's current strategy and the policy."""
+        if req.process not in TYPED:  # a workflow asking for no process of ours: a bug
+            raise ApplicationError(f"no typed plan for {req.process!r}", non_retryable=True)
         with self._reads() as s:
             customer = s.get(Customer, req.customer_id)
             row = s.get(Assignment, req.customer_id)
             if customer is None or customer.status != "active" or row is None:
-                return ProcessPlan(False, row.policy_version if row else "", {}, "customer gone")
+                return inactive(req.process, row.policy_version if row else "", "customer gone")
             version = s.get(PolicyVersion, row.policy_version)
             if version is None:
-                return ProcessPlan(False, row.policy_version, {}, "policy version unknown")
+                return inactive(req.process, row.policy_version, "policy version unknown")
             if req.process in SEGMENT_PROCESSES and req.process not in row.processes:
-                return ProcessPlan(
-                    False, row.policy_version, {}, f"strategy no longer asks for {req.process}"
-                )
+                why = f"strategy no longer asks for {req.process}"
+                return inactive(req.process, row.policy_version, why)
             bundle = policy_store.bundle_of(version)
-            typed = TYPED.get(req.process)
-            if typed is not None:  # typed parameters, checked when the bundle loaded
-                overrides = row.processes.get(req.process, {})
-                return typed(bundle, overrides, plan_facts(customer, row))
-            # every process that reads a customer's plan has a typed one (TYPED); another
-            # name is no process of this policy
-            return ProcessPlan(False, bundle.version, {}, f"no typed plan for {req.process}")
+            # typed parameters, checked when the bundle loaded, with the strategy's overrides
+            overrides = row.processes.get(req.process, {})
+            return TYPED[req.process](bundle, overrides, plan_facts(customer, row))
 
     @activity.defn(name="open_task")
     def open_task(self, spec: TaskSpec) -> str:

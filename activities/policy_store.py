@@ -91,9 +91,20 @@ def activate_directory(session: Session, directory: Path, actor: str) -> rules.B
     return bundle
 
 
+_BY_VERSION: dict[str, rules.Bundle] = {}  # versions are content hashes: never change
+
+
 def bundle_of_version(session: Session, version: str) -> rules.Bundle:
-    """The bundle of a stored version (KeyError when unknown)."""
+    """The bundle of a stored version (KeyError when unknown); known versions come from the
+    cache without reading their files again."""
+    found = _BY_VERSION.get(version)
+    if found is not None:
+        return found
     row = session.get(PolicyVersion, version)
     if row is None:
         raise KeyError(version)
-    return bundle_of(row)
+    found = bundle_of(row)
+    if len(_BY_VERSION) >= 16:  # bounded like _bundle_from_items
+        _BY_VERSION.pop(next(iter(_BY_VERSION)), None)
+    _BY_VERSION[version] = found
+    return found

@@ -89,13 +89,7 @@ def demo_processes(session: Session, limit: int = 40) -> list[tuple[str, Any]]:
     """Event-driven processes for the demo population, so every inbox has work at once:
     arrears for overdue customers, hazard rectification for open hazards, a few closure
     requests and one planned outage (what the CRM would send as events)."""
-    from workflows.process_payloads import (
-        ArrearsInput,
-        ClosureInput,
-        Hazard,
-        HazardInput,
-        OutageInput,
-    )
+    from workflows.inputs import ArrearsInput, ClosureInput, Hazard, HazardInput, OutageInput
 
     active = select(Customer).where(Customer.status == "active").order_by(Customer.customer_id)
     overdue = session.scalars(active.where(Customer.overdue_days > 0).limit(limit)).all()

@@ -23,14 +23,10 @@ from activities import policy_store
 from activities.process_plans import POLICY_TYPED
 from store import audit
 from store.models import Assignment, Case, Customer, OutboxMessage, Task
-from workflows.calendar import CutoffCalendar
-from workflows.catalogue import CATALOGUE
-from workflows.payloads import LeaveSignal
-from workflows.process_payloads import (
+from workflows.activity_payloads import (
     AccountClosure,
     AccountClosureResult,
     CalendarRequest,
-    CancelSignal,
     CaseRecord,
     FeederCustomer,
     FeederCustomers,
@@ -38,7 +34,10 @@ from workflows.process_payloads import (
     ProcessParamsRequest,
     Settlement,
 )
+from workflows.calendar import CutoffCalendar
+from workflows.catalogue import CATALOGUE
 from workflows.process_plans import OneTaskPlan, PolicyPlan
+from workflows.signals import CancelSignal, LeaveSignal
 
 log = logging.getLogger(__name__)
 

@@ -171,7 +171,21 @@ def scheduled_plan(
     return ScheduledPlan(True, bundle.version, terms)
 
 
+def inactive(process: str, version: str, reason: str) -> TypedPlan:
+    """A plan of `process`'s plan type that runs nothing (the customer is gone, ...)."""
+    return PLAN_TYPES[process](False, version, reason=reason)
+
+
 PlanBuilder = Callable[[rules.Bundle, dict[str, Any], dict[str, Any]], TypedPlan]
+# the plan type of each process in TYPED
+PLAN_TYPES: dict[str, Callable[..., TypedPlan]] = {
+    "callback": CallbackPlan,
+    "hazard": HazardPlan,
+    "closure": ClosurePlan,
+    "service_request": ServiceRequestPlan,
+    "key_account_visit": VisitPlan,
+    **{name: ScheduledPlan for name in SCHEDULED},
+}
 # processes whose workflows read a typed plan (the others still get the parameter dict)
 TYPED: dict[str, PlanBuilder] = {
     "callback": callback_plan,

@@ -265,9 +265,10 @@ class ProtectionActivities:
     def apply_registration_review(self, req: ReviewDecision) -> str:
         """Apply the review task's decision to the registration (idempotent)."""
         valid_to = date.fromisoformat(req.valid_to) if req.valid_to else None
-        row = registrations.review(self._sessions, req.registration_id, req.outcome, valid_to,
-                                   req.actor)  # fmt: skip
-        return row.status
+        # the review workflow decided it itself: no `reviewed` signal back to it
+        with self._sessions.begin() as s:
+            row = registrations.review_in(s, req.registration_id, req.outcome, valid_to, req.actor)
+            return str(row.status)
 
     def all(self) -> list[Any]:
         """Every activity of this class, for the worker."""

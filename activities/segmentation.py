@@ -33,7 +33,7 @@ from services import abc_cuts, assignment_rows, outbox
 from store import audit
 from store.models import Customer, PolicyPin, PolicyVersion
 from store.models import SegmentationBatch as BatchRow
-from workflows.payloads import (
+from workflows.segmentation_payloads import (
     SegmentationBatch,
     SegmentationBatchResult,
     SegmentationPlan,

@@ -21,8 +21,8 @@ from temporalio.common import (
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from workflows.arrears_payloads import BillSignal
-from workflows.payloads import SA_CUSTOMER, SA_KIND
-from workflows.process_payloads import (
+from workflows.attributes import SA_CUSTOMER, SA_KIND
+from workflows.inputs import (
     ArrearsInput,
     ClosureInput,
     HazardInput,

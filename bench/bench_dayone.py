@@ -44,7 +44,7 @@ from temporalio.client import Client
 import rules
 from activities.population import demo_records
 from config import ROOT
-from workflows.payloads import CallbackInput
+from workflows.inputs import CallbackInput
 
 TITLE_SQLITE = "Day one: 100k customers on the embedded stack (SQLite store)"
 TITLE_PG = "Day one: 1M customers on the PostgreSQL store"

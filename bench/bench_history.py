@@ -35,9 +35,11 @@ import worker
 from config import Settings
 from store import db
 from store.models import Assignment, Customer, Task
-from workflows.payloads import SEARCH_ATTRIBUTES, CallbackInput, TaskCompletion
-from workflows.process_payloads import ArrearsInput, ClosureInput, PaymentSignal, VisitInput
+from workflows.attributes import SEARCH_ATTRIBUTES
+from workflows.inputs import ArrearsInput, CallbackInput, ClosureInput, VisitInput
+from workflows.signals import PaymentSignal
 from workflows.task_kinds import schema_for
+from workflows.task_payloads import TaskCompletion
 
 TITLE = "History size"
 TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"

@@ -25,7 +25,7 @@ import stack
 from temporalio.client import Client
 from temporalio.common import WorkflowIDConflictPolicy
 
-from workflows.payloads import CallbackInput
+from workflows.inputs import CallbackInput
 
 TITLE = "Worker memory"
 DELAY = 30 * 86400.0

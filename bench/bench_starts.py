@@ -28,7 +28,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 import rules
 from activities import customers as customer_store
 from store import db
-from workflows.process_payloads import ClosureInput
+from workflows.inputs import ClosureInput
 
 TITLE = "Workflow starts: API vs raw Temporal client"
 

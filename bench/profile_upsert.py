@@ -2,7 +2,7 @@
 PostgreSQL: wall time per upsert, SQL statements per upsert, and optionally a cProfile of the
 whole loop. No HTTP, no Temporal: the store, the rules engine and the service only.
 
-    .venv/bin/python bench/profile_upsert.py [--n 300] [--profile] [--no-postgres]
+    .venv/bin/python bench/profile_upsert.py [--n 300] [--profile] [--no-postgres] [--json]
 
 Each upsert creates a new customer of the deterministic demo population (the PUT benchmark's
 records), one session and transaction each, as the API does. Timed in rounds of 50; the
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import json
 import pstats
 import statistics
 import tempfile
@@ -103,6 +104,7 @@ def main() -> None:
     p.add_argument("--n", type=int, default=300)
     p.add_argument("--profile", action="store_true", help="cProfile, printed and kept")
     p.add_argument("--no-postgres", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = p.parse_args()
     out: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="segflow-profile-") as tmp, ExitStack() as ex:
@@ -112,6 +114,9 @@ def main() -> None:
             url = ex.enter_context(servers.postgres_server())
             prof = Path(tmp) / "pg.prof" if args.profile else None
             out["PostgreSQL"] = measure(url, args.n, prof)
+    if args.json:
+        print(json.dumps(out))
+        return
     for store, res in out.items():
         total = sum(res["statements"].values())
         detail = ", ".join(f"{k} {v:.1f}" for k, v in sorted(res["statements"].items()))

@@ -12,15 +12,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import rules
 from activities import customers as customer_store
 from activities import policy_store
-from services import ingest, outbox, staging
+from services import ingest, outbox
 from services.errors import Invalid, Issue, NotFound, TooLarge, no_active_policy
 from store import audit, db
-from store.models import Assignment, Customer, PolicyPin
+from store.models import Assignment, Customer, PolicyPin, PolicyVersion
 
 MAX_BATCH = 10_000
 
@@ -33,6 +34,19 @@ def active_bundle(session: Session) -> rules.Bundle:
         return policy_store.active_bundle(session)
     except LookupError as err:
         raise no_active_policy() from err
+
+
+def bundle_of_customer(session: Session, customer_id: str) -> rules.Bundle:
+    """The bundle a customer is evaluated under: the staged version it is pinned to, else
+    the active one (Conflict when none was activated). One query of two version ids; the
+    parsed bundle comes from the cache by version (content hashes: immutable)."""
+    pinned = select(PolicyPin.version).where(PolicyPin.customer_id == customer_id)
+    active = select(PolicyVersion.version).where(PolicyVersion.status == "active")
+    pin, current = session.execute(select(pinned.scalar_subquery(), active.scalar_subquery())).one()
+    version = pin or current
+    if version is None:
+        raise no_active_policy()
+    return policy_store.bundle_of_version(session, version)
 
 
 def validate(record: Any, customer_id: str | None = None) -> dict[str, Any]:
@@ -68,8 +82,7 @@ def upsert(
     A single-customer writer (store/db.py): on PostgreSQL upserts of different customers
     overlap except for the audit append just before the commit."""
     db.customer_writer(session, record["customer_id"])
-    # a customer pinned by a staged activation keeps the staged version
-    bundle = staging.bundle_for(session, record["customer_id"]) or active_bundle(session)
+    bundle = bundle_of_customer(session, record["customer_id"])
     result, before = customer_store.upsert(
         session, engines(bundle), bundle, record, actor, request_id
     )

@@ -51,17 +51,19 @@ from services.event_types import (
 from store import audit
 from store.models import Customer, ProcessedEvent
 from workflows.arrears_payloads import BillSignal
-from workflows.process_payloads import (
+from workflows.inputs import (
     ArrearsInput,
     ClosureInput,
     Hazard,
     HazardInput,
-    InstalmentMissedSignal,
     OutageInput,
+    ServiceRequestInput,
+)
+from workflows.signals import (
+    InstalmentMissedSignal,
     PaymentPlanSignal,
     PaymentSignal,
     RectificationSignal,
-    ServiceRequestInput,
 )
 
 

@@ -29,7 +29,7 @@ from rules.errors import RecordError
 from rules.inputs import read_records
 from services import abc_cuts, ingest, outbox
 from store import audit
-from workflows.payloads import SegmentationProgress, SegmentationRunInput
+from workflows.segmentation_payloads import SegmentationProgress, SegmentationRunInput
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from activities import policy_store
+from rules.durations import is_duration, parse_duration
 from store.models import Assignment, Customer, Task
 
 COLUMNS = [
@@ -26,6 +27,7 @@ def feeder_plan(db: Session, feeder_id: str) -> dict[str, Any]:
     """The customers on `feeder_id` in planning order, and the planner's open reviews."""
     bundle = policy_store.active_bundle(db)
     defaults = bundle.processes.get("outage_notice", {})
+    typed = bundle.outage_notice  # what the campaign acts on (rules/outage_params.py)
     rows = db.execute(
         select(Customer, Assignment)
         .join(Assignment, Assignment.customer_id == Customer.customer_id)
@@ -33,7 +35,11 @@ def feeder_plan(db: Session, feeder_id: str) -> dict[str, Any]:
     ).all()
     customers: list[dict[str, Any]] = []
     for customer, row in rows:
-        p = {**defaults, **(row.processes or {}).get("outage_notice", {})}
+        mine = (row.processes or {}).get("outage_notice", {})
+        # the customer's terms exactly as the campaign (activities feeder_customers) reads them
+        p = typed.for_customer(mine) if typed is not None else None
+        own = mine.get("lead")  # the strategy's lead counts only as a positive duration
+        own_ok = is_duration(own) and parse_duration(str(own)).total_seconds() > 0
         customers.append(
             {
                 "customer_id": customer.customer_id,
@@ -41,10 +47,10 @@ def feeder_plan(db: Session, feeder_id: str) -> dict[str, Any]:
                 "sensitive": "outage_sensitive" in (row.tags or []),
                 "outage_count_12m": customer.outage_count_12m or 0,
                 "outage_minutes_12m": float(customer.outage_minutes_12m or 0.0),
-                "pre_negotiation": bool(p.get("pre_negotiation_required")),
-                "notice_channels": list(p.get("channels") or []),
-                "notice_lead": p.get("lead"),
-                "satisfaction_callback": bool(p.get("satisfaction_callback_required")),
+                "pre_negotiation": bool(p and p.pre_negotiation_required),
+                "notice_channels": list(p.channels) if p else [],
+                "notice_lead": own if own_ok else defaults.get("lead"),
+                "satisfaction_callback": bool(p and p.satisfaction_callback_required),
                 "outage_archive": bool((row.actions or {}).get("outage_archive")),
                 "satisfaction": customer.satisfaction,
             }

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from store.models import Transition
 from workflows.catalogue import BY_KIND, BY_STRATEGY
-from workflows.payloads import LeaveSignal
+from workflows.signals import LeaveSignal
 
 TRANSITIONS = cast(sa.Table, Transition.__table__)
 PENDING = "pending"

@@ -23,8 +23,9 @@ from temporalio.common import (
 from temporalio.service import RPCError, RPCStatusCode
 
 from services import outbox
+from workflows.attributes import SA_CUSTOMER, SA_KIND
 from workflows.catalogue import BY_STRATEGY
-from workflows.payloads import SA_CUSTOMER, SA_KIND, LeaveSignal
+from workflows.signals import LeaveSignal
 
 
 @dataclass

@@ -1,75 +1,23 @@
-"""Telling Temporal about protection changes, after the store transaction committed.
+"""Telling the running arrears ladders about protection changes, after the commit.
 
-The customer's running arrears ladders get `protection_changed` (a moratorium: every running
-ladder); a registration with an end date gets its review workflow; a review decided through
-the API is passed to that workflow. Temporal being away loses nothing that matters: the check
-at the moment of each irreversible step reads the store.
+The customer's running ladders get `protection_changed` (a moratorium: every running ladder).
+Temporal being away loses nothing that matters: the check at the moment of each irreversible
+step reads the store. (A registration's review workflow is started, and told of a decision,
+through the outbox: services/registration_reviews.py.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
-from sqlalchemy.orm import Session, sessionmaker
 from temporalio.client import Client
-from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.service import RPCError
 
-from activities import policy_store
-from store.models import Registration
-from workflows.arrears_payloads import (
-    ProtectionChanged,
-    RegistrationReviewed,
-    RegistrationReviewInput,
-)
+from workflows.arrears_payloads import ProtectionChanged
 
 log = logging.getLogger(__name__)
 SIGNAL_CONCURRENCY = 16
-DEFAULT_REVIEW_AHEAD = 30 * 86400.0
-
-
-def review_ahead_seconds(sessions: sessionmaker[Session]) -> float:
-    """How long before a certificate ends its review opens (active policy; 30 days)."""
-    with sessions() as s:
-        try:
-            bundle = policy_store.active_bundle(s)
-        except LookupError:
-            return DEFAULT_REVIEW_AHEAD
-    return bundle.arrears.review_ahead_seconds if bundle.arrears else DEFAULT_REVIEW_AHEAD
-
-
-async def schedule_review(
-    client: Client, task_queue: str, row: Registration, ahead: float
-) -> str | None:
-    """Start (or keep) the registration's review workflow; None when Temporal is away (the
-    registration protects regardless; starting again later is harmless)."""
-    wid = f"registration:{row.registration_id}"
-    inp = RegistrationReviewInput(
-        row.registration_id, row.customer_id, row.kind, str(row.valid_to), ahead
-    )
-    try:
-        await client.start_workflow(
-            "registration_review",
-            inp,
-            id=wid,
-            task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
-        )
-    except RPCError as err:
-        log.warning("review of %s not scheduled (%s)", row.registration_id, err)
-        return None
-    return wid
-
-
-async def review_decided(client: Client, row: Registration) -> None:
-    """Tell the registration's review workflow that the API decided it."""
-    signal = RegistrationReviewed(row.review_outcome or "", str(row.valid_to or ""))
-    with contextlib.suppress(RPCError):  # no review running: nothing to tell
-        await client.get_workflow_handle(f"registration:{row.registration_id}").signal(
-            "reviewed", signal
-        )
 
 
 async def running_ladders(client: Client, customer_id: str | None) -> list[str]:

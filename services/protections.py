@@ -5,10 +5,11 @@ its dates; past its end a registration still protects until a review renews or e
 Holds (a dispute or complaint about the bill, a pending hardship / aid application, an agreed
 payment plan) stop the ladder until resolved. Moratoria are days without disconnections
 declared at run time (extreme weather). Each change is one store transaction with its audit
-entry (`*_in` variants join the caller's, e.g. an event's); AFTER the commit the running
-ladders it affects are signalled (services/protection_signals.py) so they react before their
-next slot. The check at the moment reads the store regardless,
-so a lost signal delays nothing that matters.
+entry (`*_in` variants join the caller's, e.g. an event's; registrations and reviews are
+recorded with their review workflow's outbox transition in services/registration_reviews.py);
+AFTER the commit the running ladders it affects are signalled
+(services/protection_signals.py) so they react before their next slot. The check at the
+moment reads the store regardless, so a lost signal delays nothing that matters.
 """
 
 from __future__ import annotations
@@ -43,35 +44,6 @@ def _customer(s: Session, customer_id: str) -> Customer:
     return row
 
 
-def register(
-    sessions: sessionmaker[Session],
-    customer_id: str,
-    registration_id: str,
-    kind: str,
-    certificate_ref: str,
-    certified_by: str,
-    valid_from: date,
-    valid_to: date | None,
-    actor: str,
-) -> Registration:
-    """Record a registration (idempotent by id with the same content; 409 otherwise)."""
-    with sessions.begin() as s:
-        row = register_in(
-            s,
-            customer_id,
-            registration_id,
-            kind,
-            certificate_ref,
-            certified_by,
-            valid_from,
-            valid_to,
-            actor,
-        )
-        s.flush()
-        s.expunge(row)
-        return row
-
-
 def register_in(
     s: Session,
     customer_id: str,
@@ -83,7 +55,8 @@ def register_in(
     valid_to: date | None,
     actor: str,
 ) -> Registration:
-    """`register` inside the caller's transaction (an event's, for instance)."""
+    """Record a registration inside the caller's transaction (an event's, or the API's in
+    services/registration_reviews.py); idempotent by id with the same content."""
     if valid_to is not None and valid_to < valid_from:
         raise ProtectionError("valid_to", "ends before valid_from")
     _customer(s, customer_id)
@@ -122,38 +95,32 @@ def register_in(
     return row
 
 
-def review(
-    sessions: sessionmaker[Session],
-    registration_id: str,
-    outcome: str,
-    valid_to: date | None,
-    actor: str,
+def review_in(
+    s: Session, registration_id: str, outcome: str, valid_to: date | None, actor: str
 ) -> Registration:
-    """A review decides an expiring / expired registration: `renewed` (new end) or `ended`."""
-    with sessions.begin() as s:
-        row = s.get(Registration, registration_id)
-        if row is None:
-            raise ProtectionError("registration_id", "unknown registration", "not_found")
-        if outcome == "renewed":
-            if valid_to is None or valid_to < row.valid_from:
-                raise ProtectionError("valid_to", "a renewal needs a new end after valid_from")
-            row.valid_to = valid_to
-        elif outcome == "ended":
-            row.status = "ended"
-        else:
-            raise ProtectionError("outcome", "one of renewed, ended")
-        row.review_outcome = outcome
-        audit.append(
-            s,
-            actor=actor,
-            action=f"registration.{outcome}",
-            target=f"registration:{registration_id}",
-            customer_id=row.customer_id,
-            detail={"valid_to": str(row.valid_to) if row.valid_to else None},
-        )
-        s.flush()
-        s.expunge(row)
-        return row
+    """A review decides an expiring / expired registration: `renewed` (new end) or `ended`,
+    inside the caller's transaction (services/registration_reviews.py tells the review)."""
+    row = s.get(Registration, registration_id)
+    if row is None:
+        raise ProtectionError("registration_id", "unknown registration", "not_found")
+    if outcome == "renewed":
+        if valid_to is None or valid_to < row.valid_from:
+            raise ProtectionError("valid_to", "a renewal needs a new end after valid_from")
+        row.valid_to = valid_to
+    elif outcome == "ended":
+        row.status = "ended"
+    else:
+        raise ProtectionError("outcome", "one of renewed, ended")
+    row.review_outcome = outcome
+    audit.append(
+        s,
+        actor=actor,
+        action=f"registration.{outcome}",
+        target=f"registration:{registration_id}",
+        customer_id=row.customer_id,
+        detail={"valid_to": str(row.valid_to) if row.valid_to else None},
+    )
+    return row
 
 
 def open_hold(

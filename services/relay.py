@@ -42,8 +42,8 @@ from temporalio.service import RPCError, RPCStatusCode
 from services import outbox
 from store import audit
 from store.models import Transition
+from workflows.attributes import SA_CUSTOMER, SA_KIND
 from workflows.catalogue import BY_KIND, Process
-from workflows.payloads import SA_CUSTOMER, SA_KIND
 
 log = logging.getLogger("segflow.relay")
 

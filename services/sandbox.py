@@ -41,7 +41,7 @@ from activities import policy_store
 from config import Settings
 from store import db
 from store.models import AuditEntry, OutboxMessage, Task
-from workflows.payloads import SEARCH_ATTRIBUTES
+from workflows.attributes import SEARCH_ATTRIBUTES
 
 DAY = 86400.0
 SETTLE_TIMEOUT = 30.0  # real seconds a workflow may stay busy before the run fails

@@ -35,7 +35,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 import rules
 from activities import policy_store
-from workflows.payloads import SegmentationRunInput
+from workflows.segmentation_payloads import SegmentationRunInput
 
 log = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ from services.relay import Relay
 from services.sandbox import DAY, Sandbox, Seen, open_sandbox
 from services.scenario import RECORD_UPDATE, Answer, Scenario, ScenarioEvent, Step
 from store.models import Assignment, Customer, Task
-from workflows.payloads import TaskCompletion, TaskCompletionResult
 from workflows.task_kinds import TASK_KINDS
+from workflows.task_payloads import TaskCompletion, TaskCompletionResult
 
 ACTOR = "simulation"
 # one durable-rules engine per policy version (its rulesets are registered once, by name)

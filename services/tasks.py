@@ -26,8 +26,8 @@ from services.errors import CODE_STATUS, UNKNOWN_CODE, DomainError, Issue
 from store import audit
 from store.credentials import Principal
 from store.models import Task
-from workflows.payloads import TaskCompletion, TaskCompletionResult
 from workflows.task_kinds import completion_errors
+from workflows.task_payloads import TaskCompletion, TaskCompletionResult
 
 WORKERS = ("agent", "inspector", "supervisor")
 OVERSEERS = ("supervisor",)

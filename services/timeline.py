@@ -16,7 +16,7 @@ from temporalio.client import Client
 from temporalio.converter import decode_search_attributes
 
 from store.models import AuditEntry, Task
-from workflows.payloads import SA_STAGE
+from workflows.attributes import SA_STAGE
 
 
 class HistoryEntry(BaseModel):

@@ -25,7 +25,7 @@ from services.errors import Conflict, Invalid, Issue, NotFound, Unavailable
 from store import audit
 from store.credentials import Principal
 from store.models import Customer
-from workflows.payloads import CancelRequest
+from workflows.signals import CancelSignal
 
 READERS = ("crm", "auditor", "supervisor")
 HOLDERS = ("agent", "inspector")  # object-level: workflows they have a task in
@@ -136,7 +136,7 @@ async def cancel(
     """Signal `cancel` (the workflow ends at its next safe point, cancels its tasks and records
     the reason), then audit the request; NotFound when no such workflow runs."""
     try:
-        await client.get_workflow_handle(workflow_id).signal("cancel", CancelRequest(reason, actor))
+        await client.get_workflow_handle(workflow_id).signal("cancel", CancelSignal(reason, actor))
     except RPCError as err:
         raise NotFound("Not found", f"no running workflow {workflow_id}") from err
     await asyncio.to_thread(

@@ -19,6 +19,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import exc
+
 
 class WriterQueue:
     """A first-come first-served lock handed over directly to the next waiter."""
@@ -101,7 +103,10 @@ def begin(dbapi_connection: Any, execute: Callable[[str], object]) -> None:
     if take_turn is None:
         execute("BEGIN IMMEDIATE")
         return
-    take_turn()
+    try:
+        take_turn()
+    except sqlite3.OperationalError as err:  # as SQLAlchemy reports SQLite's own timeout
+        raise exc.OperationalError("BEGIN IMMEDIATE", None, err) from err
     try:
         execute("BEGIN IMMEDIATE")
     except BaseException:

@@ -23,8 +23,8 @@ from services import outbox
 from services.relay import Relay, RelayConfig
 from store import db
 from store.models import AuditEntry, Transition
-from workflows.payloads import LeaveSignal
-from workflows.process_payloads import ArrearsInput, PaymentSignal
+from workflows.inputs import ArrearsInput
+from workflows.signals import LeaveSignal, PaymentSignal
 
 pytestmark = pytest.mark.e2e
 

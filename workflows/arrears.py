@@ -38,7 +38,8 @@ with workflow.unsafe.imports_passed_through():
     from workflows.arrears_base import ArrearsBase
     from workflows.arrears_payloads import ArrearsPlan, ArrearsPlanRequest, LadderStep
     from workflows.arrears_rules import eligible, enforce_floor
-    from workflows.process_payloads import ArrearsInput, ProcessResult
+    from workflows.inputs import ArrearsInput
+    from workflows.outcomes import ProcessResult
     from workflows.tasks import ACTIVITY_TIMEOUT
 
 __all__ = ["ArrearsWorkflow", "eligible"]

@@ -22,13 +22,9 @@ with workflow.unsafe.imports_passed_through():
         ProtectionRequest,
         ProtectionVerdict,
     )
-    from workflows.payloads import TaskSpec
     from workflows.process_base import ProcessBase
-    from workflows.process_payloads import (
-        InstalmentMissedSignal,
-        PaymentPlanSignal,
-        PaymentSignal,
-    )
+    from workflows.signals import InstalmentMissedSignal, PaymentPlanSignal, PaymentSignal
+    from workflows.task_payloads import TaskSpec
     from workflows.tasks import ACTIVITY_TIMEOUT
 
 HOLD_KINDS = ("dispute", "complaint", "hardship_application", "payment_plan")

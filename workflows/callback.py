@@ -33,18 +33,13 @@ from temporalio import workflow
 from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.payloads import (
-        CallbackFinish,
-        CallbackInput,
-        LeaveSignal,
-        PlanRequest,
-        TaskClose,
-        TaskCompletion,
-        TaskSpec,
-    )
+    from workflows.activity_payloads import CallbackFinish, PlanRequest
+    from workflows.inputs import CallbackInput
+    from workflows.outcomes import ProcessResult
     from workflows.process_base import CUSTOMER, KIND, POLICY, STAGE, ProcessBase
-    from workflows.process_payloads import ProcessResult
     from workflows.process_plans import CallbackPlan, CallbackTerms, Escalation
+    from workflows.signals import LeaveSignal
+    from workflows.task_payloads import TaskClose, TaskCompletion, TaskSpec
     from workflows.tasks import ACTIVITY_TIMEOUT
 
 LOCAL_TIMEOUT = timedelta(seconds=20)

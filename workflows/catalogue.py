@@ -15,14 +15,13 @@ from typing import Any, Literal
 
 from workflows.arrears import ArrearsWorkflow
 from workflows.arrears_payloads import RegistrationReviewInput
+from workflows.attributes import SA_CUSTOMER, SA_KIND
 from workflows.callback import CallbackWorkflow
 from workflows.closure import ClosureWorkflow
 from workflows.hazard import HazardWorkflow
-from workflows.key_account import ServiceRequestWorkflow, VisitWorkflow
-from workflows.outage import OutageWorkflow
-from workflows.payloads import SA_CUSTOMER, SA_KIND, CallbackInput, SegmentationRunInput
-from workflows.process_payloads import (
+from workflows.inputs import (
     ArrearsInput,
+    CallbackInput,
     ClosureInput,
     HazardInput,
     OutageInput,
@@ -30,6 +29,8 @@ from workflows.process_payloads import (
     ServiceRequestInput,
     VisitInput,
 )
+from workflows.key_account import ServiceRequestWorkflow, VisitWorkflow
+from workflows.outage import OutageWorkflow
 from workflows.registration import RegistrationReviewWorkflow
 from workflows.scheduled import (
     ElectricianTrainingWorkflow,
@@ -38,6 +39,7 @@ from workflows.scheduled import (
     SpecialInspectionWorkflow,
 )
 from workflows.segmentation import SegmentationRunWorkflow
+from workflows.segmentation_payloads import SegmentationRunInput
 
 Trigger = Literal["segment", "event", "api"]
 

@@ -21,18 +21,18 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.process_base import ProcessBase
-    from workflows.process_payloads import (
+    from workflows.activity_payloads import (
         AccountClosure,
         AccountClosureResult,
         CaseRecord,
-        CaseSettledSignal,
-        ClosureInput,
         CustomerFeedback,
-        ProcessResult,
         Settlement,
     )
+    from workflows.inputs import ClosureInput
+    from workflows.outcomes import ProcessResult
+    from workflows.process_base import ProcessBase
     from workflows.process_plans import ClosurePlan, ClosureTerms
+    from workflows.signals import CaseSettledSignal
     from workflows.tasks import ACTIVITY_TIMEOUT
 
 

@@ -30,14 +30,12 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.activity_payloads import CustomerFeedback
+    from workflows.inputs import HazardInput
+    from workflows.outcomes import ProcessResult
     from workflows.process_base import ProcessBase
-    from workflows.process_payloads import (
-        CustomerFeedback,
-        HazardInput,
-        ProcessResult,
-        RectificationSignal,
-    )
     from workflows.process_plans import HazardPlan, HazardTerms
+    from workflows.signals import RectificationSignal
 
 
 @workflow.defn(name="hazard")

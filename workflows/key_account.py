@@ -25,14 +25,12 @@ from __future__ import annotations
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.payloads import LeaveSignal, TaskClose
+    from workflows.inputs import ServiceRequestInput, VisitInput
+    from workflows.outcomes import ProcessResult
     from workflows.process_base import ProcessBase
-    from workflows.process_payloads import (
-        ProcessResult,
-        ServiceRequestInput,
-        VisitInput,
-    )
     from workflows.process_plans import OneTaskPlan, ServiceRequestPlan, VisitPlan
+    from workflows.signals import LeaveSignal
+    from workflows.task_payloads import TaskClose
     from workflows.tasks import ACTIVITY_TIMEOUT
 
 HOUR = 3600.0  # unit conversion of response_sla_hours

@@ -31,17 +31,17 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.payloads import TaskSpec
-    from workflows.process_base import ProcessBase
-    from workflows.process_payloads import (
+    from workflows.activity_payloads import (
         CustomerFeedback,
         FeederCustomer,
         FeederCustomers,
         FeederRequest,
-        OutageInput,
-        ProcessResult,
     )
+    from workflows.inputs import OutageInput
+    from workflows.outcomes import ProcessResult
+    from workflows.process_base import ProcessBase
     from workflows.process_plans import OneTaskPlan, OutagePlan, OutageTask
+    from workflows.task_payloads import TaskSpec
     from workflows.tasks import ACTIVITY_TIMEOUT
 
 

@@ -17,30 +17,22 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.payloads import (
-        SA_CUSTOMER,
-        SA_KIND,
-        SA_POLICY,
-        SA_STAGE,
-        PlanRequest,
-        StepRecord,
-        TaskClose,
-        TaskCompletion,
-        TaskSpec,
-    )
-    from workflows.process_payloads import (
-        CancelSignal,
+    from workflows.activity_payloads import (
         CustomerFeedback,
         ExternalRequest,
         ExternalResult,
         FeedbackUpdate,
         NoticeRequest,
         NoticeResult,
+        PlanRequest,
         ProcessParamsRequest,
-        ProcessResult,
-        ProcessState,
+        StepRecord,
     )
+    from workflows.attributes import SA_CUSTOMER, SA_KIND, SA_POLICY, SA_STAGE
+    from workflows.outcomes import ProcessResult, ProcessState
+    from workflows.signals import CancelSignal
     from workflows.task_kinds import TASK_KINDS
+    from workflows.task_payloads import TaskClose, TaskCompletion, TaskSpec
     from workflows.tasks import ACTIVITY_TIMEOUT, HumanTasks, task_id_for
 
 STAGE = SearchAttributeKey.for_keyword(SA_STAGE)

@@ -25,8 +25,8 @@ with workflow.unsafe.imports_passed_through():
         RegistrationReviewInput,
         ReviewDecision,
     )
+    from workflows.outcomes import ProcessResult
     from workflows.process_base import ProcessBase
-    from workflows.process_payloads import ProcessResult
     from workflows.tasks import ACTIVITY_TIMEOUT
 
 

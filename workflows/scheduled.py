@@ -27,10 +27,12 @@ from typing import Any
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.payloads import ContactUpdate, LeaveSignal
+    from workflows.activity_payloads import ContactUpdate
+    from workflows.inputs import ScheduledInput
+    from workflows.outcomes import ProcessResult
     from workflows.process_base import ProcessBase
-    from workflows.process_payloads import ProcessResult, ScheduledInput
     from workflows.process_plans import ScheduledPlan, ScheduledTerms
+    from workflows.signals import LeaveSignal
     from workflows.tasks import ACTIVITY_TIMEOUT
 
 

@@ -24,13 +24,13 @@ from datetime import datetime, timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.payloads import (
+    from workflows.activity_payloads import StepRecord
+    from workflows.segmentation_payloads import (
         SegmentationBatch,
         SegmentationBatchResult,
         SegmentationPlan,
         SegmentationProgress,
         SegmentationRunInput,
-        StepRecord,
     )
 
 BATCH_TIMEOUT = timedelta(minutes=10)

@@ -15,15 +15,15 @@ from datetime import timedelta
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.payloads import (
+    from workflows.activity_payloads import StepRecord
+    from workflows.task_kinds import TASK_KINDS, completion_errors
+    from workflows.task_payloads import (
         CancelTasks,
-        StepRecord,
         TaskClose,
         TaskCompletion,
         TaskCompletionResult,
         TaskSpec,
     )
-    from workflows.task_kinds import TASK_KINDS, completion_errors
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 

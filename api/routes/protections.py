@@ -1,8 +1,9 @@
 """Protections of the arrears ladder: life-support / medical registrations, holds, moratoria.
 
-Each write is one store transaction (in the thread pool) with its audit entry; after the
-commit the running ladders it affects get a `protection_changed` signal. The check at the
-moment of every irreversible step reads the store anyway.
+Each write is one store transaction (in the thread pool) with its audit entry (a registration
+and a review also with their review workflow's outbox transition); after the commit the
+running ladders it affects get a `protection_changed` signal. The check at the moment of
+every irreversible step reads the store anyway.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from api.deps import State, require
 from api.errors import ERROR_RESPONSES, ApiError
 from services import protection_signals as signals
 from services import protections as svc
+from services import registration_reviews as reviews
 from store.credentials import Principal
 from workflows.arrears_payloads import ProtectionChanged
 
@@ -99,9 +101,11 @@ async def post_registration(
     app: State,
     who: Annotated[Principal, Depends(require("crm", "supervisor"))],
 ) -> dict[str, Any]:
-    """Idempotent by `registration_id`; the customer's running ladders are told at once."""
-    row = await _run(
-        svc.register,
+    """Idempotent by `registration_id`; the customer's running ladders are told at once. A
+    registration with an end date gets a review workflow: its start is queued with the
+    registration (`transitions`, applied by the relay shortly after this answer)."""
+    done = await _run(
+        reviews.register,
         app.sessions,
         customer_id,
         body.registration_id,
@@ -112,18 +116,16 @@ async def post_registration(
         body.valid_to,
         who.name,
     )
+    row = done.registration
     told = await signals.signal_ladders(
         app.temporal, customer_id, ProtectionChanged(body.kind, True, body.registration_id)
     )
-    review = None
-    if row.valid_to is not None:
-        ahead = await run_in_threadpool(signals.review_ahead_seconds, app.sessions)
-        review = await signals.schedule_review(app.temporal, app.settings.task_queue, row, ahead)
     return {
         "registration_id": row.registration_id,
         "status": row.status,
         "signalled": told,
-        "review_workflow": review,
+        "review_workflow": done.review_workflow,
+        "transitions": done.transitions,
     }
 
 
@@ -137,11 +139,12 @@ async def post_review(
     app: State,
     who: Annotated[Principal, Depends(require("supervisor"))],
 ) -> dict[str, Any]:
-    """An expired registration protects until this decision."""
-    row = await _run(
-        svc.review, app.sessions, registration_id, body.outcome, body.valid_to, who.name
+    """An expired registration protects until this decision. The review workflow is told
+    through the outbox (`transitions`); the customer's running ladders at once."""
+    done = await _run(
+        reviews.review, app.sessions, registration_id, body.outcome, body.valid_to, who.name
     )
-    await signals.review_decided(app.temporal, row)
+    row = done.registration
     told = await signals.signal_ladders(
         app.temporal,
         row.customer_id,
@@ -152,6 +155,7 @@ async def post_review(
         "status": row.status,
         "valid_to": row.valid_to,
         "signalled": told,
+        "transitions": done.transitions,
     }
 
 

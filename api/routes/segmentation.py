@@ -17,7 +17,7 @@ from temporalio.service import RPCError
 from api.deps import Db, State, audit_and_commit, require
 from api.errors import ERROR_RESPONSES, ApiError
 from store.credentials import Principal
-from workflows.payloads import SegmentationProgress, SegmentationRunInput
+from workflows.segmentation_payloads import SegmentationProgress, SegmentationRunInput
 
 router = APIRouter(prefix="/v1/segmentation-runs", tags=["segmentation"], responses=ERROR_RESPONSES)
 

@@ -30,7 +30,7 @@ from services import tasks as task_service
 from services.tasks import WORKERS, TaskError
 from store.credentials import Principal
 from store.models import Assignment, Customer, Task
-from workflows.payloads import SA_STAGE
+from workflows.attributes import SA_STAGE
 from workflows.task_kinds import schema_for
 
 router = APIRouter()

@@ -154,3 +154,40 @@ async def test_hold_evidence_and_life_support_through_the_api(stack: Stack) -> N
     assert (await stack.call("POST", "/v1/moratoria", "crm", json=moratorium)).status_code == 403
     r = await stack.call("POST", "/v1/moratoria", "supervisor", json=moratorium)
     assert r.status_code == 422 and r.json()["errors"][0]["path"] == "last_day"
+
+    # a certificate with an end: its review's start is queued with the registration (the
+    # answer lists it) and the worker's relay applies it; a decision through the API reaches
+    # the review through the outbox too and ends it
+    reg = await stack.call(
+        "POST",
+        "/v1/customers/E2L/registrations",
+        "crm",
+        json={
+            "registration_id": "REG-E2R",
+            "kind": "medical",
+            "certificate_ref": "CERT-6",
+            "certified_by": "Dr. Zhao",
+            "valid_from": "2026-01-01",
+            "valid_to": "2026-02-01",
+        },
+    )
+    assert reg.status_code == 201, reg.text
+    body = reg.json()
+    assert body["review_workflow"] == "registration:REG-E2R"
+    [start] = body["transitions"]
+    assert (start["op"], start["kind"], start["workflow_id"]) == (
+        "start",
+        "registration_review",
+        "registration:REG-E2R",
+    )
+    await stack.settle()
+    review = stack.temporal.get_workflow_handle("registration:REG-E2R")
+    assert (await review.describe()).workflow_type == "registration_review"
+    decided = await stack.call(
+        "POST", "/v1/registrations/REG-E2R/review", "supervisor", json={"outcome": "ended"}
+    )
+    assert decided.status_code == 200, decided.text
+    assert [t["signal"] for t in decided.json()["transitions"]] == ["reviewed"]
+    await stack.settle()
+    result = await asyncio.wait_for(review.result(), 60)
+    assert result["outcome"] == "ended"

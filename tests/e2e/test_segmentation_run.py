@@ -9,7 +9,7 @@ from sqlalchemy import select
 from store import db
 from store.models import AbcCutPoint, Assignment, SegmentationBatch
 from tests.e2e.conftest import Stack, population_run
-from workflows.payloads import SegmentationProgress, SegmentationRunInput
+from workflows.segmentation_payloads import SegmentationProgress, SegmentationRunInput
 
 
 def _population(n: int) -> list[dict[str, object]]:

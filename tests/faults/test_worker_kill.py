@@ -17,8 +17,10 @@ from temporalio.service import RPCError
 from config import Settings
 from store.models import Assignment, AuditEntry, Customer, OutboxMessage, Task
 from tests.faults.conftest import Children, activate, fast_arrears_bundle, until
-from workflows.payloads import TaskCompletion
-from workflows.process_payloads import ArrearsInput, PaymentSignal, ProcessResult
+from workflows.inputs import ArrearsInput
+from workflows.outcomes import ProcessResult
+from workflows.signals import PaymentSignal
+from workflows.task_payloads import TaskCompletion
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 CID, WID = "K1", "arrears:K1:B1"

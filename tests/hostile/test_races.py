@@ -17,7 +17,7 @@ from tests.e2e.conftest import Stack, population_run
 from tests.e2e.test_slice import B_CUSTOMER
 from tests.faults.conftest import count
 from tests.hostile.fixtures import hostile_store, hstack  # noqa: F401 (the fixtures)
-from workflows.payloads import TaskClose
+from workflows.task_payloads import TaskClose
 
 pytestmark = pytest.mark.e2e
 N = 15

@@ -42,8 +42,9 @@ from config import ROOT
 from store import db
 from store.db import make_engine, session_factory
 from store.models import Assignment, AuditEntry, Customer, OutboxMessage, Task
-from workflows.payloads import SEARCH_ATTRIBUTES, TaskCompletion, TaskCompletionResult
-from workflows.process_payloads import ProcessResult, ProcessState
+from workflows.attributes import SEARCH_ATTRIBUTES
+from workflows.outcomes import ProcessResult, ProcessState
+from workflows.task_payloads import TaskCompletion, TaskCompletionResult
 
 DAY = 86400.0
 SETTLE_TIMEOUT = 30.0  # real seconds a workflow may stay busy before the test fails

@@ -28,3 +28,10 @@ def with_seconds(params: dict[str, Any]) -> dict[str, Any]:
             if is_duration(value):
                 out[f"{key}_seconds"] = rules.parse_duration(value).total_seconds()
     return out
+
+
+def legacy_plan(
+    active: bool, policy_version: str, params: dict[str, Any], reason: str = ""
+) -> dict[str, Any]:
+    """A plan as the activities answered it before typing (`params`: with `with_seconds`)."""
+    return {"active": active, "policy_version": policy_version, "params": params, "reason": reason}

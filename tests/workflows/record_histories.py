@@ -36,34 +36,28 @@ from temporalio.client import Client, WorkflowContinuedAsNewError, WorkflowHandl
 import worker as worker_module
 from activities import policy_store
 from config import ROOT, Settings
-from services import protection_signals as signals
-from services import protections
+from services import registration_reviews as reviews
+from services.relay import Relay
 from store import db
 from store.db import make_engine, session_factory
 from store.models import Assignment, Customer, Task
 from tests import servers
-from workflows.arrears_payloads import ProtectionChanged, RegistrationReviewInput
-from workflows.payloads import (
-    CallbackInput,
-    LeaveSignal,
-    SegmentationRunInput,
-    TaskCompletion,
-    TaskCompletionResult,
-)
-from workflows.process_payloads import (
+from workflows.arrears_payloads import ProtectionChanged
+from workflows.inputs import (
     ArrearsInput,
-    CaseSettledSignal,
+    CallbackInput,
     ClosureInput,
     Hazard,
     HazardInput,
     OutageInput,
-    PaymentSignal,
-    ProcessState,
-    RectificationSignal,
     ScheduledInput,
     ServiceRequestInput,
     VisitInput,
 )
+from workflows.outcomes import ProcessState
+from workflows.segmentation_payloads import SegmentationRunInput
+from workflows.signals import CaseSettledSignal, LeaveSignal, PaymentSignal, RectificationSignal
+from workflows.task_payloads import TaskCompletion, TaskCompletionResult
 
 HISTORIES = Path(__file__).parent / "histories"
 IDS = HISTORIES / "workflow_ids.json"  # history name -> the recorded run's workflow id
@@ -307,16 +301,19 @@ class Recorder:
         # (continue-as-new); the next run is decided through the API
         self.customer("RR1")
         end = (datetime.now(UTC) + timedelta(days=2)).date()
-        protections.register(self.sessions, "RR1", "REG-RR1", "life_support", "CERT-1",
-                             "Dr. Li", date(2020, 1, 1), end, "recorder")  # fmt: skip
+        reviews.register(self.sessions, "RR1", "REG-RR1", "life_support", "CERT-1",
+                         "Dr. Li", date(2020, 1, 1), end, "recorder")  # fmt: skip
         wid = "registration:REG-RR1"
-        inp = RegistrationReviewInput("REG-RR1", "RR1", "life_support", end.isoformat())
-        h = await self.start("registration_review", inp, wid)
+        # the relay applies the queued start (the same input the recorder used to pass)
+        await Relay(self.sessions, self.client, QUEUE).run(until_idle=True)
+        # the first run (a renewal continues-as-new): its history is the one recorded
+        first = await self.client.get_workflow_handle(wid).describe()
+        h = self.client.get_workflow_handle(wid, run_id=first.run_id)
         renewed = (end + timedelta(days=365)).isoformat()
         await self.complete(h, wid, "registration_review", outcome="renewed", valid_to=renewed)
         await self.save("registration_review", h)
-        decided = protections.review(self.sessions, "REG-RR1", "ended", None, "recorder")
-        await signals.review_decided(self.client, decided)
+        reviews.review(self.sessions, "REG-RR1", "ended", None, "recorder")
+        await Relay(self.sessions, self.client, QUEUE).run(until_idle=True)
 
     async def segmentation_run(self) -> None:
         # keyset batches of 2, two batches per workflow run: the first run continues-as-new

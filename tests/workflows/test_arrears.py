@@ -15,13 +15,8 @@ from activities.process_activities import calendar_of
 from tests.workflows.conftest import DAY, Rig
 from workflows import calendar as cal
 from workflows.arrears import eligible
-from workflows.process_payloads import (
-    ArrearsInput,
-    CancelSignal,
-    InstalmentMissedSignal,
-    PaymentPlanSignal,
-    PaymentSignal,
-)
+from workflows.inputs import ArrearsInput
+from workflows.signals import CancelSignal, InstalmentMissedSignal, PaymentPlanSignal, PaymentSignal
 
 WINDOW = cal.NoticeWindow(3 * DAY, 7 * DAY, 1800.0, 5 * DAY)
 

@@ -7,8 +7,9 @@ from temporalio.api.enums.v1 import EventType
 
 from tests.workflows.conftest import DAY, Rig
 from workflows.callback import stable_share
-from workflows.payloads import CallbackInput, LeaveSignal
-from workflows.process_payloads import ProcessResult
+from workflows.inputs import CallbackInput
+from workflows.outcomes import ProcessResult
+from workflows.signals import LeaveSignal
 
 CYCLES = 40  # ten years of quarters
 MAX_EVENTS = 20  # a plain cycle: wait, call task, completion, continue-as-new

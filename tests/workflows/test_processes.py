@@ -5,16 +5,8 @@ server by tests/workflows/record_histories.py)."""
 from __future__ import annotations
 
 from tests.workflows.conftest import DAY, Rig
-from workflows.process_payloads import (
-    CancelSignal,
-    CaseSettledSignal,
-    ClosureInput,
-    Hazard,
-    HazardInput,
-    OutageInput,
-    RectificationSignal,
-    ServiceRequestInput,
-)
+from workflows.inputs import ClosureInput, Hazard, HazardInput, OutageInput, ServiceRequestInput
+from workflows.signals import CancelSignal, CaseSettledSignal, RectificationSignal
 
 
 async def test_hazard_closed_loop_reports_after_rounds(rig: Rig) -> None:
@@ -128,16 +120,14 @@ async def test_visit_cycle_and_leave(rig: Rig) -> None:
     wid = "visit:V1"
     h = await rig.start(
         "visit",
-        __import__("workflows.process_payloads", fromlist=["VisitInput"]).VisitInput("V1"),
+        __import__("workflows.inputs", fromlist=["VisitInput"]).VisitInput("V1"),
         wid,
     )
     await rig.complete(
         h, await rig.task(wid, "key_account_visit"), outcome="visited", findings="transformer ok"
     )
     await rig.drive(lambda: [m for m in rig.outbox(wid) if m.action == "visit_result"])
-    await h.signal(
-        "leave", __import__("workflows.payloads", fromlist=["LeaveSignal"]).LeaveSignal()
-    )
+    await h.signal("leave", __import__("workflows.signals", fromlist=["LeaveSignal"]).LeaveSignal())
     assert (await h.result()).outcome == "left"
 
 

@@ -36,15 +36,12 @@ from activities.protections import ProtectionActivities
 from config import ROOT
 from rules.loader import FILES
 from services import protections as svc
+from services import registration_reviews as reviews
 from tests.workflows.conftest import DAY, Rig
 from tests.workflows.cutoff_checker import check_cutoffs
 from workflows.arrears_payloads import ProtectionChanged
-from workflows.process_payloads import (
-    ArrearsInput,
-    InstalmentMissedSignal,
-    PaymentPlanSignal,
-    PaymentSignal,
-)
+from workflows.inputs import ArrearsInput
+from workflows.signals import InstalmentMissedSignal, PaymentPlanSignal, PaymentSignal
 
 OUTCOMES = {
     "collection": ["paid_on_site", "promised", "refused", "not_found"],
@@ -168,7 +165,7 @@ async def apply(
             change = ProtectionChanged("dispute", False, hold)
     elif what in ("life_support", "expired_registration"):
         end = date(2021, 1, 1) if what == "expired_registration" else None
-        svc.register(
+        reviews.register(
             rig.sessions,
             cid,
             f"{cid}-R{n}",
@@ -182,7 +179,7 @@ async def apply(
         change = ProtectionChanged("life_support", True, f"{cid}-R{n}")
     elif what == "end_registration":
         for reg in _active_registrations(rig, cid):
-            svc.review(rig.sessions, reg, "ended", None, "supervisor")
+            reviews.review(rig.sessions, reg, "ended", None, "supervisor")
             change = ProtectionChanged("life_support", False, reg)
     elif what == "moratorium":
         state = await rig.state(h)

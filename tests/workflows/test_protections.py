@@ -9,18 +9,25 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import select
 
 import rules
 from activities import policy_store, workflow_starts
-from services import protection_signals as signals
 from services import protections as svc
+from services import registration_reviews as reviews
 from services.evidence import EvidenceNotFound, evidence_pack
-from store.models import Assignment, Customer, Registration
+from store.models import Assignment, Customer, Registration, Transition
 from tests.protect.bundles import texts_for
 from tests.workflows.conftest import DAY, Rig
 from tests.workflows.cutoff_checker import check_cutoffs
-from workflows.arrears_payloads import ProtectionChanged
-from workflows.process_payloads import ArrearsInput, ClosureInput, PaymentSignal, ProcessResult
+from workflows.arrears_payloads import (
+    ProtectionChanged,
+    RegistrationReviewed,
+    RegistrationReviewInput,
+)
+from workflows.inputs import ArrearsInput, ClosureInput
+from workflows.outcomes import ProcessResult
+from workflows.signals import PaymentSignal
 
 LONG_AGO = date(2020, 1, 1)
 
@@ -45,7 +52,7 @@ async def test_life_support_registered_after_the_notice_keeps_the_power_on(rig: 
     h = await rig.start("arrears", ArrearsInput("PL1", "B1", 80.0), wid)
     await to_notice(rig, h, wid)
     # registered in the store only (no signal): the check at the moment must find it
-    svc.register(
+    reviews.register(
         rig.sessions, "PL1", "REG-PL1", "life_support", "CERT-77", "Dr. Li", LONG_AGO, None, "crm"
     )
     review = await rig.task(wid, "life_support_review")
@@ -62,7 +69,7 @@ async def test_life_support_registered_after_the_notice_keeps_the_power_on(rig: 
 
 async def test_expired_registration_protects_until_the_review_ends_it(rig: Rig) -> None:
     rig.customer("PL2")
-    svc.register(
+    reviews.register(
         rig.sessions,
         "PL2",
         "REG-PL2",
@@ -82,7 +89,7 @@ async def test_expired_registration_protects_until_the_review_ends_it(rig: Rig) 
     assert not [m for m in rig.outbox(wid) if m.action in ("disconnect", "disconnection_notice")]
     reasons = [r["code"] for c in checks(rig, wid) for r in c["reasons"]]
     assert "registration_expired" in reasons
-    svc.review(rig.sessions, "REG-PL2", "ended", None, "supervisor.wang")
+    reviews.review(rig.sessions, "REG-PL2", "ended", None, "supervisor.wang")
     await h.signal("protection_changed", ProtectionChanged("medical", False, "REG-PL2"))
     await rig.drive(lambda: cut(rig, wid), limit=30 * DAY)
     assert len(check_cutoffs(rig, wid)) == 1
@@ -273,11 +280,18 @@ async def test_registration_review_opens_ahead_of_expiry(rig: Rig) -> None:
     rig.customer("PV1")
     today = (await rig.env.get_current_time()).date()
     end = today + timedelta(days=40)
-    row = svc.register(
+    done = reviews.register(
         rig.sessions, "PV1", "REG-PV1", "life_support", "CERT-9", "Dr. Ma", LONG_AGO, end, "crm"
     )
-    wid = await signals.schedule_review(rig.env.client, rig.queue, row, 30 * DAY)
-    assert wid == "registration:REG-PV1"
+    wid = "registration:REG-PV1"
+    [start] = done.transitions
+    assert (done.review_workflow, start["op"]) == (wid, "start")
+    # what the relay applies: the queued start (this rig's store is shared by every test, so
+    # the row is applied here rather than by a relay draining everyone's rows)
+    with rig.sessions() as s:
+        queued = s.scalars(select(Transition).where(Transition.workflow_id == wid)).one()
+    inp = RegistrationReviewInput(**queued.payload)
+    await rig.env.client.start_workflow("registration_review", inp, id=wid, task_queue=rig.queue)
     rig.started.append(wid)
     h = rig.env.client.get_workflow_handle(wid, result_type=ProcessResult)
     task = await rig.task(wid, "registration_review")
@@ -289,6 +303,11 @@ async def test_registration_review_opens_ahead_of_expiry(rig: Rig) -> None:
     with rig.sessions() as s:
         assert s.get(Registration, "REG-PV1").valid_to == renewed
     # the renewed certificate's review is decided through the API this time
-    decided = svc.review(rig.sessions, "REG-PV1", "ended", None, "supervisor.wang")
-    await signals.review_decided(rig.env.client, decided)
+    decided = reviews.review(rig.sessions, "REG-PV1", "ended", None, "supervisor.wang")
+    [told] = decided.transitions
+    with rig.sessions() as s:
+        row = s.scalars(
+            select(Transition).where(Transition.request_id == told["transition_id"])
+        ).one()
+    await h.signal(row.signal or "", RegistrationReviewed(**row.payload))
     assert (await h.result()).outcome == "ended"

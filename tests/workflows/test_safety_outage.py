@@ -10,16 +10,15 @@ from datetime import datetime, timedelta
 
 from store.models import Customer
 from tests.workflows.conftest import DAY, Rig
-from workflows.payloads import CallbackInput, LeaveSignal
-from workflows.process_payloads import (
+from workflows.inputs import (
     ArrearsInput,
-    CancelSignal,
+    CallbackInput,
     ClosureInput,
     Hazard,
     HazardInput,
     OutageInput,
-    RectificationSignal,
 )
+from workflows.signals import CancelSignal, LeaveSignal, RectificationSignal
 
 RISKY = {"hazard": {"authority_reporting": True, "closed_loop": True}}
 

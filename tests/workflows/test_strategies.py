@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from store.models import Customer, StaffAway
 from tests.workflows.conftest import DAY, Rig
-from workflows.payloads import LeaveSignal
-from workflows.process_payloads import ScheduledInput, ServiceRequestInput
+from workflows.inputs import ScheduledInput, ServiceRequestInput
+from workflows.signals import LeaveSignal
 
 KEY = {
     "account_manager": True,

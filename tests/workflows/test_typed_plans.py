@@ -25,8 +25,7 @@ from activities.process_plans import (
     service_request_plan,
     visit_plan,
 )
-from tests.workflows.legacy_plans import with_seconds
-from workflows.payloads import ProcessPlan
+from tests.workflows.legacy_plans import legacy_plan, with_seconds
 from workflows.process_plans import (
     CallbackPlan,
     ClosurePlan,
@@ -73,11 +72,11 @@ def test_a_plan_recorded_as_a_dict_decodes_into_the_typed_plan() -> None:
     # what load_plan answered before the plan was typed (recorded histories hold it)
     bundle = rules.load_bundle(POLICIES)
     params = {**bundle.processes["hazard"], "closed_loop": True, "customer": FACTS}
-    old = ProcessPlan(True, bundle.version, with_seconds(params))
+    old = legacy_plan(True, bundle.version, with_seconds(params))
     decoded = _decode(old, HazardPlan)
     assert decoded == hazard_plan(bundle, {"closed_loop": True}, FACTS)
     # and an inactive one (no parameters at all)
-    gone = _decode(ProcessPlan(False, "v1", {}, "customer gone"), HazardPlan)
+    gone = _decode(legacy_plan(False, "v1", {}, "customer gone"), HazardPlan)
     assert (gone.active, gone.reason) == (False, "customer gone")
     assert gone.params.report_severities == []
 
@@ -94,7 +93,7 @@ def test_closure_plan_is_typed_and_the_strategy_asks_for_the_inspection() -> Non
 def test_a_closure_plan_recorded_as_a_dict_decodes_into_the_typed_plan() -> None:
     bundle = rules.load_bundle(POLICIES)
     params = {**bundle.processes["closure"], "inspection_required": True, "customer": FACTS}
-    old = ProcessPlan(True, bundle.version, with_seconds(params))
+    old = legacy_plan(True, bundle.version, with_seconds(params))
     assert _decode(old, ClosurePlan) == closure_plan(bundle, {"inspection_required": True}, {})
 
 
@@ -116,7 +115,7 @@ def test_callback_plan_is_typed_and_the_strategy_sets_the_period() -> None:
 def test_a_callback_plan_recorded_as_a_dict_decodes_to_the_same_waits() -> None:
     bundle = rules.load_bundle(POLICIES)
     params = {**bundle.processes["callback"], "every": "P1M", "customer": FACTS}
-    old = _decode(ProcessPlan(True, bundle.version, with_seconds(params)), CallbackPlan)
+    old = _decode(legacy_plan(True, bundle.version, with_seconds(params)), CallbackPlan)
     new = callback_plan(bundle, {"every": "P1M"}, FACTS)
     # the recorded plan kept the strategy's period beside the policy's; both give one period
     assert (old.params.period(), old.params.spread()) == (new.params.period(), new.params.spread())
@@ -140,7 +139,7 @@ def test_service_request_plan_takes_the_strategy_sla_as_whole_hours() -> None:
         == 72
     )
     params = {**bundle.processes["service_request"], "response_sla_hours": 24, "customer": FACTS}
-    old = ProcessPlan(True, bundle.version, with_seconds(params))
+    old = legacy_plan(True, bundle.version, with_seconds(params))
     decoded = _decode(old, ServiceRequestPlan)
     decoded.params.escalation.after_seconds = 0.0  # recorded, never read (breach escalates)
     assert decoded == service_request_plan(bundle, {"response_sla_hours": 24}, FACTS)
@@ -154,7 +153,7 @@ def test_visit_plan_takes_the_strategy_period_and_decodes_from_the_dict() -> Non
     ignored = visit_plan(bundle, {"visit_every": 7}, {}).params  # no duration: the default
     assert ignored.visit_every_seconds == visit_plan(bundle, {}, {}).params.visit_every_seconds
     params = {**bundle.processes["key_account_visit"], "visit_every": "P6M", "customer": FACTS}
-    old = ProcessPlan(True, bundle.version, with_seconds(params))
+    old = legacy_plan(True, bundle.version, with_seconds(params))
     assert _decode(old, VisitPlan) == visit_plan(bundle, {"visit_every": "P6M"}, FACTS)
 
 
@@ -169,7 +168,7 @@ def test_scheduled_plan_takes_the_strategy_period_and_decodes_from_the_dict() ->
     meeting = scheduled_plan("key_account_meeting", bundle, {}, {}).params
     assert (meeting.period_seconds, meeting.notice_channels) == (365 * DAY, ["sms", "wechat"])
     params = {**bundle.processes["special_inspection"], "period": "P3M", "customer": FACTS}
-    old = ProcessPlan(True, bundle.version, with_seconds(params))
+    old = legacy_plan(True, bundle.version, with_seconds(params))
     assert _decode(old, ScheduledPlan) == scheduled_plan(
         "special_inspection", bundle, {"period": "P3M"}, FACTS
     )
@@ -255,7 +254,7 @@ def test_one_task_plans_decode_from_the_dict_whichever_key_named_the_task() -> N
         }
         assert plan.params.task.due_seconds > 0
         assert key in bundle.processes[name]["task"]  # the policy names it this way
-        old = _decode(ProcessPlan(True, bundle.version, with_seconds(bundle.processes[name])),
+        old = _decode(legacy_plan(True, bundle.version, with_seconds(bundle.processes[name])),
                       OneTaskPlan)  # fmt: skip
         assert old.params.task.block() == plan.params.task.block()
     gone = one_task_plan("service_follow_up", replace(bundle, one_task={}))
