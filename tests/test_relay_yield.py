@@ -16,7 +16,7 @@ from activities.segmentation import InFlight
 from services import outbox
 from services.relay import YIELD_SHARE, Claimed, Outcome, Relay, RelayConfig
 from store import db
-from workflows.process_payloads import ArrearsInput
+from workflows.inputs import ArrearsInput
 
 pytestmark = pytest.mark.e2e
 
