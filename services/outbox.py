@@ -103,16 +103,19 @@ def segment_rows(changes: Iterable[Changes], source: str | None) -> list[dict[st
 def queue_changes(
     session: Session, changes: Iterable[Changes], source: str | None
 ) -> list[dict[str, Any]]:
-    """Queue the rows of assignment changes, cancelling against rows still waiting: a start
-    after a stop (or a stop after a start) of the same workflow that no relay has tried yet
-    leaves both out, so a customer who leaves and re-enters a segment between two relay
-    rounds keeps its running process. Returns the public form of the rows queued."""
+    """Queue the rows of assignment changes, cancelling against rows still waiting: a stop
+    after a start of the same workflow that no relay has tried yet leaves both out (the
+    customer entered and left a segment before its process started). A start after a
+    waiting stop queues behind it: the run may already have ended on its own (a process
+    whose plan turns inactive finishes), so only a new start guarantees one runs; the relay
+    waits for a run told to leave to end before it starts the next. Returns the public form
+    of the rows queued."""
     rows = segment_rows(changes, source)
     waiting = _waiting(session, {r["workflow_id"] for r in rows})
     pairs: list[tuple[dict[str, Any], int | None]] = []
     for row in rows:
         prev = waiting.pop(row["workflow_id"], None)
-        opposite = prev is not None and {prev[1], row["op"]} == {"start", "stop"}
+        opposite = prev is not None and (prev[1], row["op"]) == ("start", "stop")
         pairs.append((row, prev[0] if prev is not None and opposite else None))
     cancel = [rid for _, rid in pairs if rid is not None]
     cancelled: set[int] = set()
