@@ -103,10 +103,13 @@ def segment_rows(changes: Iterable[Changes], source: str | None) -> list[dict[st
 def queue_changes(
     session: Session, changes: Iterable[Changes], source: str | None
 ) -> list[dict[str, Any]]:
-    """Queue the rows of assignment changes, cancelling against rows still waiting: a start
-    after a stop (or a stop after a start) of the same workflow that no relay has tried yet
-    leaves both out, so a customer who leaves and re-enters a segment between two relay
-    rounds keeps its running process. Returns the public form of the rows queued."""
+    """Queue the rows of assignment changes, cancelling against rows still waiting: a stop
+    after a start of the same workflow that no relay has tried yet leaves both out; a start
+    after such a stop skips the stop and is still queued, so a customer who leaves and
+    re-enters a segment between two relay rounds keeps its running process (the start of a
+    running segment process keeps it: USE_EXISTING) or gets a new one if the process had
+    already ended by itself (its plan read the assignment while the customer was out).
+    Returns the public form of the rows queued."""
     rows = segment_rows(changes, source)
     waiting = _waiting(session, {r["workflow_id"] for r in rows})
     pairs: list[tuple[dict[str, Any], int | None]] = []
@@ -130,7 +133,10 @@ def queue_changes(
                 .returning(Transition.id)
             ).scalars()
         )  # fmt: skip
-    return add(session, [row for row, rid in pairs if rid is None or rid not in cancelled])
+    kept = [
+        row for row, rid in pairs if rid is None or rid not in cancelled or row["op"] == "start"
+    ]
+    return add(session, kept)
 
 
 def _waiting(session: Session, workflow_ids: set[str]) -> dict[str, tuple[int, str]]:

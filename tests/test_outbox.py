@@ -152,3 +152,24 @@ def test_postgres_lock_wait_ends_at_lock_timeout(
     finally:
         release.set()
         t.join()
+
+
+def test_a_start_after_a_waiting_stop_is_still_queued(sessions: sessionmaker[Session]) -> None:
+    """The stop is skipped, the start kept: a running process stays (USE_EXISTING), one that
+    ended by itself while the customer was out (its plan read the assignment) starts again."""
+    with sessions() as s:
+        customers.batch(s, engines, [*RESIDENTS, {"customer_id": "TOP", "annual_revenue": 1e7}],
+                        "crm", "batch")  # fmt: skip
+    with sessions.begin() as s:
+        segment_all(s, policy_store.active_bundle(s), "run-1", "test")
+    put(sessions, B)
+    with sessions.begin() as s:  # the starts were applied
+        s.execute(text("UPDATE transitions SET status = 'done' WHERE status = 'pending'"))
+    left = put(sessions, {**B, "annual_revenue": 0.0})
+    assert [t["op"] for t in left.transitions] == ["stop", "stop"]
+    back = put(sessions, B)
+    assert [t["op"] for t in back.transitions] == ["start", "start"]
+    keys = ["callback:CB1", "visit:CB1"]
+    assert rows(sessions)[-4:] == [("stop", k, "skipped") for k in keys] + [
+        ("start", k, "pending") for k in keys
+    ]
