@@ -23,6 +23,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities import segmentation
 from activities.adapters import AdapterActivities
 from activities.callback_steps import CallbackActivities
 from activities.inbox import InboxActivities
@@ -73,9 +74,12 @@ def relay_config(settings: Settings) -> RelayConfig:
 
 
 def build_relay(client: Client, settings: Settings, sessions: sessionmaker[Session]) -> Relay:
-    """An outbox relay; it starts each kind on its catalogue queue (control or processes)."""
+    """An outbox relay; it starts each kind on its catalogue queue (control or processes).
+    In a process that also takes population-run batches it yields to them."""
     queues = {"control": settings.control_queue, "processes": settings.task_queue}
-    return Relay(sessions, client, queues, relay_config(settings))
+    control = settings.worker_queues in ("all", "control")
+    return Relay(sessions, client, queues, relay_config(settings),
+                 yield_to=segmentation.RUNNING.busy if control else None)  # fmt: skip
 
 
 def build_workers(client: Client, settings: Settings, executor: ThreadPoolExecutor) -> list[Worker]:

@@ -13,8 +13,11 @@ changes cause are outbox rows of the same transaction (the relay applies them).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
+import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -38,6 +41,32 @@ from workflows.segmentation_payloads import (
 )
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"  # which worker process took a batch
+
+
+class InFlight:
+    """How many run batches this process is working on (the relay of the same process
+    yields while there are any: services/relay.py)."""
+
+    def __init__(self) -> None:
+        self._n = 0
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def one(self) -> Iterator[None]:
+        with self._lock:
+            self._n += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._n -= 1
+
+    def busy(self) -> bool:
+        """Whether a batch is running in this process now."""
+        return self._n > 0
+
+
+RUNNING = InFlight()  # per process, like WORKER
 
 
 def batch_starts(session: Session, batch_size: int) -> list[str]:
@@ -198,7 +227,7 @@ class SegmentationActivities:
         """Segment one batch and queue the process starts/stops its changes ask for."""
 
         def work() -> SegmentationBatchResult:
-            with self._sessions.begin() as s:
+            with RUNNING.one(), self._sessions.begin() as s:
                 return run_batch(s, batch)
 
         return await asyncio.to_thread(work)

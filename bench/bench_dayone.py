@@ -213,11 +213,19 @@ async def run_history(address: str) -> dict[str, float]:
     return out
 
 
-def locked_lines(workdir: Path) -> dict[str, int]:
-    """ "database is locked" lines per log (api, worker, temporal: the dev server's own
+LOG_PATTERNS = {
+    "locked": "database is locked",  # SQLite's busy timeout (store or the dev server's file)
+    "lock_timeout": "canceling statement due to lock timeout",  # PostgreSQL's lock_timeout
+    "failed_attempts": "Completing activity as failed",  # any activity attempt of the worker
+}
+
+
+def log_counts(workdir: Path) -> dict[str, dict[str, int]]:
+    """Lines of each LOG_PATTERNS kind per log (api, worker, temporal: the dev server's own
     SQLite file, not the segflow store)."""
-    return {p.stem: len(re.findall("database is locked", p.read_text(errors="replace")))
-            for p in sorted(workdir.glob("*.log"))}  # fmt: skip
+    texts = {p.stem: p.read_text(errors="replace") for p in sorted(workdir.glob("*.log"))}
+    return {kind: {name: len(re.findall(pattern, text)) for name, text in texts.items()}
+            for kind, pattern in LOG_PATTERNS.items()}  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -254,7 +262,7 @@ async def measure(
             res["batches"] = []
             await ingest(st, lines, res["batches"], checkpoint)
             res["run"] = await population_run(st, url)
-            res["locked"] = locked_lines(workdir / "stack")
+            res["logs"] = log_counts(workdir / "stack")
             checkpoint()
             res["drain"] = await drain(url, timeout=args.drain_timeout)
         res["load"] = peak.load()
@@ -265,7 +273,7 @@ async def measure(
         res["failed_transitions"] = count(url, "SELECT count(*) FROM transitions "
                                           "WHERE status = 'failed'")  # fmt: skip
         res["customers"] = count(url, "SELECT count(*) FROM customers")
-        res["locked"] = locked_lines(workdir / "stack")
+        res["logs"] = log_counts(workdir / "stack")
     checkpoint()
 
 
@@ -343,10 +351,14 @@ def markdown(args: argparse.Namespace, r: dict[str, Any]) -> str:
         notes.append(f"Peak RSS: API **{r['peak']['api']:.0f} MB**, worker "
                      f"**{r['peak']['worker']:.0f} MB**. Load average (1 min) while the stack "
                      f"ran, min / mean / max: **{load}**.")  # fmt: skip
-    if "locked" in r:
-        per_log = ", ".join(f"{k} {v}" for k, v in r["locked"].items())
-        notes.append(f"\"database is locked\" log lines: **{sum(r['locked'].values())}** "
-                     f"({per_log}).")  # fmt: skip
+    if "logs" in r:
+        logs = r["logs"]
+        per_log = ", ".join(f"{k} {v}" for k, v in logs["locked"].items())
+        notes.append(f"\"database is locked\" log lines: **{sum(logs['locked'].values())}** "
+                     f"({per_log}); PostgreSQL lock timeouts: "
+                     f"**{sum(logs['lock_timeout'].values())}**; failed activity attempts of "
+                     f"any process in the worker's log: "
+                     f"**{sum(logs['failed_attempts'].values())}** (retried).")  # fmt: skip
     if "customers" in r:
         notes.append(f"Customers stored: {r['customers']:,}; failed transitions: "
                      f"**{r['failed_transitions']}**; failed activity attempts in the run: "

@@ -104,18 +104,18 @@ def queue_changes(
     session: Session, changes: Iterable[Changes], source: str | None
 ) -> list[dict[str, Any]]:
     """Queue the rows of assignment changes, cancelling against rows still waiting: a stop
-    after a start of the same workflow that no relay has tried yet leaves both out; a start
-    after such a stop skips the stop and is still queued, so a customer who leaves and
-    re-enters a segment between two relay rounds keeps its running process (the start of a
-    running segment process keeps it: USE_EXISTING) or gets a new one if the process had
-    already ended by itself (its plan read the assignment while the customer was out).
-    Returns the public form of the rows queued."""
+    after a start of the same workflow that no relay has tried yet leaves both out (the
+    customer entered and left a segment before its process started). A start after a
+    waiting stop queues behind it: the run may already have ended on its own (a process
+    whose plan turns inactive finishes), so only a new start guarantees one runs; the relay
+    waits for a run told to leave to end before it starts the next. Returns the public form
+    of the rows queued."""
     rows = segment_rows(changes, source)
     waiting = _waiting(session, {r["workflow_id"] for r in rows})
     pairs: list[tuple[dict[str, Any], int | None]] = []
     for row in rows:
         prev = waiting.pop(row["workflow_id"], None)
-        opposite = prev is not None and {prev[1], row["op"]} == {"start", "stop"}
+        opposite = prev is not None and (prev[1], row["op"]) == ("start", "stop")
         pairs.append((row, prev[0] if prev is not None and opposite else None))
     cancel = [rid for _, rid in pairs if rid is not None]
     cancelled: set[int] = set()
@@ -133,10 +133,7 @@ def queue_changes(
                 .returning(Transition.id)
             ).scalars()
         )  # fmt: skip
-    kept = [
-        row for row, rid in pairs if rid is None or rid not in cancelled or row["op"] == "start"
-    ]
-    return add(session, kept)
+    return add(session, [row for row, rid in pairs if rid is None or rid not in cancelled])
 
 
 def _waiting(session: Session, workflow_ids: set[str]) -> dict[str, tuple[int, str]]:

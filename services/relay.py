@@ -20,7 +20,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -47,6 +47,7 @@ from workflows.catalogue import BY_KIND, Process
 
 log = logging.getLogger("segflow.relay")
 
+YIELD_SHARE = 8  # the share of the concurrency a relay keeps while its process runs control work
 RECORD_EVERY = 0.25  # seconds an outcome may wait to be recorded with others (each record
 # is a store commit; at 0.05 s the commits cost the drain ~20% against raw starts)
 
@@ -161,8 +162,13 @@ class Relay:
         task_queues: str | Mapping[str, str],
         config: RelayConfig | None = None,
         owner: str | None = None,
+        yield_to: Callable[[], bool] | None = None,
     ) -> None:
         self._sessions, self._client = sessions, client
+        # while this says its process runs control work (a population-run batch), keep only
+        # a few rows in flight: the run shares the process (and its CPU) with the starts
+        # and the first workflow tasks they cause; nothing stops, signals still flow
+        self._yield_to = yield_to
         # catalogue queue name (control, processes) -> the deployment's task queue
         self._queues = (
             {"control": task_queues, "processes": task_queues}
@@ -390,8 +396,11 @@ class Relay:
         next_claim = 0.0
         while not stop.is_set() or tasks or finished:
             now = time.monotonic()
-            if not stop.is_set() and len(tasks) <= cfg.concurrency and now >= next_claim:
-                want = 2 * cfg.concurrency - len(tasks)
+            cap = cfg.concurrency
+            if self._yield_to is not None and self._yield_to():
+                cap = max(1, cfg.concurrency // YIELD_SHARE)
+            if not stop.is_set() and len(tasks) <= cap and now >= next_claim:
+                want = 2 * cap - len(tasks)
                 try:
                     claimed = await asyncio.to_thread(self.claim, want)
                 except Exception as err:  # the store is away: try again after a pause

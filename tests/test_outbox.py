@@ -98,17 +98,28 @@ def test_upsert_queues_with_the_record_and_cancels_unclaimed_opposites(
         assert len(customers.get(s, "CB1").pending_transitions) == 4
         assert audit.verify(s).ok
 
-    # a row waiting for its retry is not cancelled either: its first call may have reached
-    # Temporal (timed out after the server applied it), so the start queues behind the stop
+    # a start never cancels a waiting stop: the run may have ended on its own meanwhile
+    # (its plan read while the customer was out), so the start queues behind the stop
     with sessions.begin() as s:
         s.execute(text("UPDATE transitions SET status = 'done', lease_owner = NULL "
                        "WHERE op = 'start' AND status = 'pending'"))  # fmt: skip
-        s.execute(text("UPDATE transitions SET lease_owner = NULL, attempts = 1 "
+        s.execute(text("UPDATE transitions SET lease_owner = NULL "
                        "WHERE op = 'stop' AND status = 'pending'"))  # fmt: skip
     back = put(sessions, B)
     assert [t["op"] for t in back.transitions] == ["start", "start"]
     mine = [r[0] for r in rows(sessions)[before:] if r[2] == "pending"]
     assert mine == ["stop", "stop", "start", "start"]
+
+    # a start that was tried (its call may have reached Temporal before it timed out) is not
+    # cancelled by the stop that follows: the stop queues behind it
+    with sessions.begin() as s:
+        s.execute(text("UPDATE transitions SET status = 'done' WHERE op = 'stop' "
+                       "AND status = 'pending'"))  # fmt: skip
+        s.execute(text("UPDATE transitions SET attempts = 1 WHERE status = 'pending'"))
+    left = put(sessions, {**B, "annual_revenue": 0.0})
+    assert [t["op"] for t in left.transitions] == ["stop", "stop"]
+    mine = [r[0] for r in rows(sessions)[before:] if r[2] == "pending"]
+    assert mine == ["start", "start", "stop", "stop"]
 
 
 def test_event_start_conflict_is_refused_at_accept_time(sessions: sessionmaker[Session]) -> None:
@@ -152,24 +163,3 @@ def test_postgres_lock_wait_ends_at_lock_timeout(
     finally:
         release.set()
         t.join()
-
-
-def test_a_start_after_a_waiting_stop_is_still_queued(sessions: sessionmaker[Session]) -> None:
-    """The stop is skipped, the start kept: a running process stays (USE_EXISTING), one that
-    ended by itself while the customer was out (its plan read the assignment) starts again."""
-    with sessions() as s:
-        customers.batch(s, engines, [*RESIDENTS, {"customer_id": "TOP", "annual_revenue": 1e7}],
-                        "crm", "batch")  # fmt: skip
-    with sessions.begin() as s:
-        segment_all(s, policy_store.active_bundle(s), "run-1", "test")
-    put(sessions, B)
-    with sessions.begin() as s:  # the starts were applied
-        s.execute(text("UPDATE transitions SET status = 'done' WHERE status = 'pending'"))
-    left = put(sessions, {**B, "annual_revenue": 0.0})
-    assert [t["op"] for t in left.transitions] == ["stop", "stop"]
-    back = put(sessions, B)
-    assert [t["op"] for t in back.transitions] == ["start", "start"]
-    keys = ["callback:CB1", "visit:CB1"]
-    assert rows(sessions)[-4:] == [("stop", k, "skipped") for k in keys] + [
-        ("start", k, "pending") for k in keys
-    ]

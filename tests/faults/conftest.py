@@ -175,6 +175,26 @@ def outbox_depth(sessions: sessionmaker[Session]) -> int:
         return outbox.depth(s).pending
 
 
+async def drained(
+    sessions: sessionmaker[Session], what: str, stall: float = 90, cap: float = 900
+) -> None:
+    """Wait until the outbox is empty. Fails when its depth has not fallen for `stall`
+    seconds (the relay is stuck) or after `cap` seconds: how fast a relay drains depends on
+    the machine's load, whether it drains does not."""
+    start = last = time.monotonic()
+    low = outbox_depth(sessions)
+    while low:
+        await asyncio.sleep(0.5)
+        now, depth = time.monotonic(), outbox_depth(sessions)
+        if depth < low:
+            low, last = depth, now
+        if now - last > stall or now - start > cap:
+            raise AssertionError(
+                f"{what}: {depth} transitions still pending after "
+                f"{now - start:.0f}s ({now - last:.0f}s without progress)"
+            )
+
+
 async def until(check: Callable[[], Any], timeout: float, what: str, every: float = 0.2) -> Any:
     """Poll `check` until it returns something truthy (or fail after `timeout` s)."""
     deadline = time.monotonic() + timeout

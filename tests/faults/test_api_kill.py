@@ -16,7 +16,7 @@ from activities import policy_store
 from activities.population import demo_records
 from config import Settings
 from store.models import Assignment, AuditEntry, Customer, IdempotencyRecord
-from tests.faults.conftest import Children, count, outbox_depth, until
+from tests.faults.conftest import Children, count, drained
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 N = 10_000  # the largest batch: set-based ingest stores smaller ones too fast to interrupt
@@ -80,7 +80,7 @@ async def test_kill_api_during_batch_then_retry(
         }
     # the worker's outbox relay starts them after the answers: wait for it to drain
     children.worker()
-    await until(lambda: outbox_depth(sessions) == 0, 180, "the outbox drained")
+    await drained(sessions, "the outbox drained")
     client = await Client.connect(fault_settings.temporal_address)
 
     async def listed() -> list[str]:

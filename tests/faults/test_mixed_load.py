@@ -29,7 +29,7 @@ from activities import policy_store
 from config import Settings
 from store import db
 from store.models import Assignment, Transition
-from tests.faults.conftest import Children, outbox_depth, until
+from tests.faults.conftest import Children, drained
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
 CLIENTS, REQUESTS = 20, 300
@@ -58,7 +58,7 @@ async def test_mixed_load_no_freeze_and_store_agrees_with_temporal(
         kids.worker()
         kids.api()
         await _load(cfg, demo_tokens, ids)
-        await until(lambda: outbox_depth(sessions) == 0, 240, "the outbox drained", every=0.5)
+        await drained(sessions, "the outbox drained")
         await _agree(cfg, sessions, ids)
     finally:
         kids.stop()
@@ -70,7 +70,7 @@ async def _load(cfg: Settings, tokens: dict[str, dict[str, str]], ids: list[str]
     rnd = random.Random(7)
     statuses: Counter[tuple[str, int]] = Counter()
     base = f"http://{cfg.api_host}:{cfg.api_port}"
-    limits = httpx.Limits(max_connections=CLIENTS + 1)
+    limits = httpx.Limits(max_connections=CLIENTS + 1, keepalive_expiry=2.0)  # < uvicorn 5 s
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as http:
         # a population in which some of our customers rank B (call-backs, visits)
         population = [{"customer_id": f"P{ids[0]}{i:02d}", "tariff": "residential",

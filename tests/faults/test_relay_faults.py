@@ -26,7 +26,7 @@ from activities import policy_store
 from config import ROOT, Settings
 from services import outbox
 from store.models import Transition
-from tests.faults.conftest import Children, child_env, outbox_depth, until
+from tests.faults.conftest import Children, child_env, drained, outbox_depth, until
 from workflows.inputs import ClosureInput
 
 pytestmark = [pytest.mark.faults, pytest.mark.e2e]
@@ -79,7 +79,7 @@ async def test_relay_killed_mid_drain_applies_each_transition_once(
     assert done(sessions) < 2 * n, "the drain finished before the kill: slow it down"
     second = devstack.spawn(cmd, tmp_path / "relay2.log", env)
     try:
-        await until(lambda: outbox_depth(sessions) == 0, 120, "the second relay drained")
+        await drained(sessions, "the second relay drained")
     finally:
         Children.kill(second)
     assert done(sessions) == 2 * n
@@ -142,7 +142,7 @@ async def test_temporal_down_api_accepts_relay_catches_up(
             assert ready["outbox"]["pending"] == pending
         server = devstack.spawn(command, workdir / "temporal.log")  # back, same database
         devstack.wait_port("127.0.0.1", port, 60, server)
-        await until(lambda: outbox_depth(sessions) == 0, 120, "the relay caught up")
+        await drained(sessions, "the relay caught up")
         client = await Client.connect(cfg.temporal_address)
         await asyncio.sleep(2)  # visibility lags the starts a little
         for i in range(20):

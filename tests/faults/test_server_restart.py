@@ -4,7 +4,7 @@ their timers: the worker (a subprocess) reconnects and every timer fires at its 
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -69,14 +69,19 @@ async def test_dev_server_restart_while_timers_sleep(
         await asyncio.sleep(4)
         server = devstack.spawn(command, workdir / "temporal.log")
         devstack.wait_port("127.0.0.1", port, 60, server)
+        back = datetime.now(UTC)  # the server answers again
 
         second = await until(
             lambda: (found := sent_at(sessions, "wechat_reminder")) and len(found) == len(IDS)
             and found, 90, "every second reminder after the restart",
         )  # fmt: skip
         for cid in IDS:
-            late = (second[cid] - first[cid]).total_seconds()
-            assert WAIT <= late <= WAIT + 10, (cid, late)  # on time, not lost, not early
+            # not early, not lost, and on time: at the due time, or soon after the server is
+            # back when it was due while the server was away (the worker's reconnect backoff
+            # and a loaded machine add seconds, not a lost timer)
+            due = first[cid] + timedelta(seconds=WAIT)
+            assert due <= second[cid], (cid, second[cid] - first[cid])
+            assert second[cid] <= max(due, back) + timedelta(seconds=15), (cid, second[cid], back)
     finally:
         kids.stop()
         devstack.stop_all([server])

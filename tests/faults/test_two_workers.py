@@ -13,7 +13,7 @@ from config import ROOT, Settings
 from services import ingest
 from store import db
 from store.models import Assignment, AuditEntry, SegmentationBatch, Transition
-from tests.faults.conftest import Children, outbox_depth, until
+from tests.faults.conftest import Children, drained
 from tests.test_ingest import records
 from workflows.segmentation_payloads import SegmentationProgress, SegmentationRunInput
 
@@ -46,7 +46,7 @@ async def test_two_workers_split_a_population_run(
         )
         result = await handle.result()
         # both relays drain the transitions the run queued
-        await until(lambda: outbox_depth(sessions) == 0, 180, "the outbox drained")
+        await drained(sessions, "the outbox drained")
         with sessions() as s:
             applied = s.execute(
                 select(Transition.workflow_id, Transition.status, Transition.attempts,
