@@ -150,7 +150,7 @@ def segment_range(
         if t:
             transitions.append(t)
     assignment_rows.write(session, inserts, updates)
-    outbox.queue_changes(session, transitions, source or f"segmentation:{lo}")
+    outbox.queue_changes(session, transitions, source or f"segmentation:{lo}", answer=False)
     if inserts or updates:
         audit.append(
             session,

@@ -292,8 +292,10 @@ def tags_of(bundle: Bundle, row: Any) -> tuple[str, ...]:
 
 def assignments(bundle: Bundle, rows: Iterable[Any]) -> Iterator[Assignment]:
     """Assignments from ``population_select`` rows; strategies resolved per combination."""
+    columns = [(t, f"tag_{t}") for t in sorted(bundle.tag_names)]  # once, not per row
     for row in rows:
-        tags = tags_of(bundle, row)
+        m = row._mapping
+        tags = tuple(t for t, col in columns if m[col])
         actions, processes = resolve_strategy(
             bundle, row.category, row.abc_class, tags, row.points_tier
         )

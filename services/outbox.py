@@ -101,7 +101,7 @@ def segment_rows(changes: Iterable[Changes], source: str | None) -> list[dict[st
 
 
 def queue_changes(
-    session: Session, changes: Iterable[Changes], source: str | None
+    session: Session, changes: Iterable[Changes], source: str | None, answer: bool = True
 ) -> list[dict[str, Any]]:
     """Queue the rows of assignment changes, cancelling against rows still waiting: a stop
     after a start of the same workflow that no relay has tried yet leaves both out (the
@@ -133,7 +133,8 @@ def queue_changes(
                 .returning(Transition.id)
             ).scalars()
         )  # fmt: skip
-    return add(session, [row for row, rid in pairs if rid is None or rid not in cancelled])
+    kept = [row for row, rid in pairs if rid is None or rid not in cancelled]
+    return add(session, kept, answer)
 
 
 def _waiting(session: Session, workflow_ids: set[str]) -> dict[str, tuple[int, str]]:
@@ -176,12 +177,13 @@ def signal_row(
     return _row("signal", kind, workflow_id, dataclasses.asdict(payload), customer_id, source, name)
 
 
-def add(session: Session, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Insert rows (one multi-row INSERT); returns their public form."""
+def add(session: Session, rows: list[dict[str, Any]], answer: bool = True) -> list[dict[str, Any]]:
+    """Insert rows (one executemany); returns their public form (nothing when not `answer`)."""
     if rows:
         # Core executemany: every row has every column, so no per-row ORM bookkeeping
         session.execute(insert(TRANSITIONS), rows)
-    return [public(r) for r in rows]
+    # a population-run batch queues thousands and answers nobody (answer=False)
+    return [public(r) for r in rows] if answer else []
 
 
 def public(row: Mapping[str, Any] | Transition) -> dict[str, Any]:
