@@ -196,25 +196,26 @@ def open_balances(
              "remaining": n, "source": "crm", "at": now, "expires_at": expires,
              "actor": actor, "detail": {}} for cid, n in lots.items()]  # fmt: skip
     ledger = cast(Table, PointsMovement.__table__)
-    opened: dict[str, int] = {}
-    step = _PARAMS // len(rows[0])
-    for i in range(0, len(rows), step):
-        stmt = _insert(s, ledger).values(rows[i : i + step]).on_conflict_do_nothing(
-            index_elements=["key"]
-        ).returning(ledger.c.customer_id, ledger.c.points)  # fmt: skip
-        opened.update((cid, n) for cid, n in s.execute(stmt))
+    # executemany of one cached statement: SQLAlchemy batches it into multi-row INSERTs
+    # ("insertmanyvalues", RETURNING included) without compiling a VALUES clause per call
+    ins = _insert(s, ledger).on_conflict_do_nothing(index_elements=["key"])
+    ins = ins.execution_options(insertmanyvalues_page_size=_PARAMS // len(rows[0]))
+    returned = s.execute(ins.returning(ledger.c.customer_id, ledger.c.points), rows)
+    opened = {str(cid): int(n) for cid, n in returned}
     if not opened:
         return Opened(0, 0, audit.digest([]))
     accounts = cast(Table, PointsAccount.__table__)
     pairs = sorted(opened.items())
     values = [{"customer_id": cid, "balance": n, "updated_at": now} for cid, n in pairs]
-    for i in range(0, len(values), _PARAMS // 3):
-        stmt = _insert(s, accounts).values(values[i : i + _PARAMS // 3])
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["customer_id"],
-            set_={"balance": accounts.c.balance + stmt.excluded.balance, "updated_at": now},
-        )
-        s.execute(stmt)
+    up = _insert(s, accounts)
+    up = up.on_conflict_do_update(
+        index_elements=["customer_id"],
+        set_={
+            "balance": accounts.c.balance + up.excluded.balance,
+            "updated_at": up.excluded.updated_at,
+        },
+    )
+    s.execute(up.execution_options(insertmanyvalues_page_size=_PARAMS // 3), values)
     done = Opened(len(pairs), sum(opened.values()), audit.digest(pairs))
     if audited:
         audit.append(s, actor=actor, action="points.opening", target="customers",
