@@ -84,6 +84,13 @@ class Settings(BaseSettings):
     store_lock_timeout_ms: int = Field(
         default=5000, ge=0, description="PostgreSQL lock_timeout of every store session."
     )
+    worker_store_lock_timeout_ms: int = Field(
+        default=60000,
+        ge=0,
+        description="PostgreSQL lock_timeout of the worker's store sessions: its activities "
+        "wait behind a 10,000-record batch holding the writer lock instead of failing and "
+        "being retried.",
+    )
     store_statement_timeout_ms: int = Field(
         default=60000, ge=0, description="PostgreSQL statement_timeout of every store session."
     )

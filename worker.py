@@ -55,9 +55,12 @@ def workflow_runner() -> SandboxedWorkflowRunner:
 
 
 def store_sessions(settings: Settings) -> sessionmaker[Session]:
-    """Sessions of the store with the settings' PostgreSQL timeouts."""
+    """Sessions of the store with the worker's PostgreSQL timeouts (a longer lock wait than
+    the API's: an activity has no caller waiting, and a failed attempt only comes back)."""
     engine = make_engine(
-        settings.store_url, settings.store_lock_timeout_ms, settings.store_statement_timeout_ms
+        settings.store_url,
+        settings.worker_store_lock_timeout_ms,
+        settings.store_statement_timeout_ms,
     )
     return session_factory(engine)
 
