@@ -205,17 +205,10 @@ class ScheduledPlan:
 
 
 @dataclass
-class OutageTask:
+class OutageTask(CallTask):
     """A task of the outage campaign: named by `kind`, due time in seconds."""
 
     kind: str = "outage_pre_negotiation"
-    assignee_role: str = "agent"
-    due_seconds: float = 0.0
-
-    def block(self) -> dict[str, Any]:
-        """The task block shape `ProcessBase._spec` reads."""
-        return {"kind": self.kind, "assignee_role": self.assignee_role,
-                "due_seconds": self.due_seconds}  # fmt: skip
 
 
 @dataclass
