@@ -50,6 +50,7 @@ from services.event_types import (
 )
 from store import audit
 from store.models import Customer, ProcessedEvent
+from workflows import catalogue
 from workflows.arrears_payloads import BillSignal
 from workflows.inputs import (
     ArrearsInput,
@@ -169,6 +170,7 @@ class _Router:
     def route(self, event: AnyEvent) -> None:
         """One case per union member (mypy checks none is missing)."""
         cid = self.cid
+        ladder = catalogue.key("arrears", customer_id=cid)  # the customer's one ladder
         match event:
             case BillOverdueEvent(data=data):  # one ladder per customer: the bill joins it
                 inp = ArrearsInput(cid, data.bill_id, data.amount)
@@ -180,10 +182,10 @@ class _Router:
             case PaymentReceivedEvent(data=data):
                 self._payment(data)
             case PaymentPlanAgreedEvent(data=data):
-                self.signal("arrears", f"arrears:{cid}", "payment_plan",
+                self.signal("arrears", ladder, "payment_plan",
                             PaymentPlanSignal(data.instalments), required=True)  # fmt: skip
             case InstalmentMissedEvent():
-                self.signal("arrears", f"arrears:{cid}", "instalment_missed",
+                self.signal("arrears", ladder, "instalment_missed",
                             InstalmentMissedSignal(), required=True)  # fmt: skip
             case ClosureRequestedEvent(data=data):
                 self.start("closure", ClosureInput(cid, data.request_id))
@@ -191,7 +193,8 @@ class _Router:
                 hazards = [Hazard(h.hazard_id, h.description, h.severity) for h in data.hazards]
                 self.start("hazard", HazardInput(cid, data.inspection_id, hazards))
             case RectificationReportedEvent(data=data):
-                self.signal("hazard", f"hazard:{cid}:{data.inspection_id}",
+                hazard = catalogue.key("hazard", customer_id=cid, inspection_id=data.inspection_id)
+                self.signal("hazard", hazard,
                             "rectification_reported", RectificationSignal(list(data.hazard_ids)),
                             required=True)  # fmt: skip
             case ComplaintEvent(data=data):
@@ -227,7 +230,10 @@ class _Router:
         self.bump()
         # the customer's one ladder takes every bill (and ladders queued under the former
         # per-bill ids)
-        keys = {f"arrears:{cid}", *outbox.started_keys(self.session, cid, "arrears")}
+        keys = {
+            catalogue.key("arrears", customer_id=cid),
+            *outbox.started_keys(self.session, cid, "arrears"),
+        }
         signal = PaymentSignal(data.amount, data.settled, data.remaining, data.payment_id)
         for wid in sorted(keys):
             self.signal("arrears", wid, "payment", signal, required=False)

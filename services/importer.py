@@ -29,6 +29,7 @@ from rules.errors import RecordError
 from rules.inputs import read_records
 from services import abc_cuts, ingest, outbox
 from store import audit
+from workflows import catalogue
 from workflows.segmentation_payloads import SegmentationProgress, SegmentationRunInput
 
 log = logging.getLogger(__name__)
@@ -146,7 +147,7 @@ async def population_run(
     handle = await client.start_workflow(
         "segmentation_run",
         SegmentationRunInput(run_id, actor, batch_size, parallelism),
-        id=f"segmentation:{run_id}",
+        id=catalogue.key("segmentation_run", run_id=run_id),
         task_queue=control_queue,
         id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
         result_type=SegmentationProgress,

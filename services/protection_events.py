@@ -17,6 +17,7 @@ from pydantic import Field
 from services import protections
 from services.errors import Conflict, Invalid, Issue
 from services.event_data import Id, _Data
+from workflows import catalogue
 from workflows.arrears_payloads import ProtectionChanged, RegistrationReviewInput
 from workflows.json_types import IsoDate
 
@@ -92,7 +93,13 @@ def route(router: Any, data: ProtectionEvent) -> None:
         if err.code == "conflict":
             raise Conflict("Conflict", err.message, [issue]) from err
         raise Invalid("Invalid event data", issues=[issue]) from err
-    router.signal("arrears", f"arrears:{cid}", "protection_changed", change, required=False)
+    router.signal(
+        "arrears",
+        catalogue.key("arrears", customer_id=cid),
+        "protection_changed",
+        change,
+        required=False,
+    )
 
 
 def _register(router: Any, data: LifeSupportRegistered) -> ProtectionChanged:

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from activities import policy_store
 from services import outbox, protections
 from store.models import Registration
+from workflows import catalogue
 from workflows.arrears_payloads import RegistrationReviewed, RegistrationReviewInput
 
 KIND = "registration_review"
@@ -37,8 +38,8 @@ class Recorded:
 
 
 def workflow_id(registration_id: str) -> str:
-    """The review's business key."""
-    return f"registration:{registration_id}"
+    """The review's business key (the catalogue's id template)."""
+    return catalogue.key(KIND, registration_id=registration_id)
 
 
 def review_ahead_seconds(s: Session) -> float:

@@ -124,6 +124,11 @@ BY_STRATEGY: dict[str, Process] = {
 BY_EVENT: dict[str, Process] = {e: p for p in CATALOGUE for e in p.events}
 
 
+def key(kind: str, **fields: Any) -> str:
+    """The business key (workflow id) of a `kind` process from its id template's fields."""
+    return BY_KIND[kind].id_template.format(**fields)
+
+
 def workflows(queue: str | None = None) -> list[type[Any]]:
     """The workflow classes of one queue (control, processes), or all, for the worker."""
     return [p.workflow for p in CATALOGUE if queue in (None, p.queue)]
